@@ -1,0 +1,53 @@
+// Mono float audio, decoded through libsndfile (WAV, FLAC, OGG, MP3 ...) and resampled with
+// libsamplerate. Long files are read in blocks, so only the requested window is held in memory.
+#pragma once
+#include <cstdint>
+#include <filesystem>
+#include <vector>
+
+namespace mcpt::datasets {
+
+struct Audio {
+  std::vector<float> samples;  // mono
+  int sample_rate = 0;
+  double duration() const { return sample_rate > 0 ? double(samples.size()) / sample_rate : 0.0; }
+};
+
+enum class ResampleQuality { kBest, kMedium, kFastest };  // libsamplerate sinc converters
+
+struct AudioInfo {
+  int sample_rate = 0;
+  int channels = 0;
+  std::int64_t frames = 0;
+  std::string format;  // e.g. "WAV (Microsoft)", "MPEG Layer 3"
+  double duration() const { return sample_rate > 0 ? double(frames) / sample_rate : 0.0; }
+};
+
+struct LoadOptions {
+  int sample_rate = 0;     // target rate; 0 keeps the file's rate
+  double offset = 0.0;     // seconds from the start
+  double duration = -1.0;  // seconds; < 0 reads to the end
+  ResampleQuality quality = ResampleQuality::kBest;
+};
+
+// Throws mcpt::Error naming the file and what is wrong (missing, unreadable, unsupported, empty,
+// zero channels, NaN/Inf samples, offset past the end).
+AudioInfo probe_audio(const std::filesystem::path& path);
+Audio load_audio(const std::filesystem::path& path, const LoadOptions& options = {});
+inline Audio load_audio(const std::filesystem::path& path, int sample_rate, double offset = 0.0,
+                        double duration = -1.0) {
+  LoadOptions o;
+  o.sample_rate = sample_rate;
+  o.offset = offset;
+  o.duration = duration;
+  return load_audio(path, o);
+}
+
+std::vector<float> resample(const std::vector<float>& samples, int from_rate, int to_rate,
+                            ResampleQuality quality = ResampleQuality::kBest);
+
+enum class AudioFormat { kWav16, kWavFloat, kFlac, kOgg, kMp3 };
+// Writes mono audio atomically (temp file + rename). The format follows `format`, not the extension.
+void write_audio(const std::filesystem::path& path, const Audio& audio, AudioFormat format = AudioFormat::kWav16);
+
+}  // namespace mcpt::datasets

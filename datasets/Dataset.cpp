@@ -1,0 +1,1 @@
+// placeholder: implementation of datasets/Dataset.h

@@ -1,0 +1,106 @@
+#include "testutil/TestUtil.h"
+
+#include <array>
+#include <cmath>
+#include <cstdio>
+#include <fstream>
+#include <random>
+#include <sstream>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <fmt/format.h>
+
+namespace fs = std::filesystem;
+
+namespace mcpt::testutil {
+
+TempDir::TempDir(const std::string& tag) {
+  static int counter = 0;
+  fs::path base = fs::path(MCPT_TESTUTIL_BINARY_DIR) / "test-tmp";
+  fs::create_directories(base);
+  path_ = base / fmt::format("{}-{}-{}", tag, ::getpid(), counter++);
+  fs::remove_all(path_);
+  fs::create_directories(path_);
+}
+
+TempDir::~TempDir() {
+  std::error_code ec;
+  if (!std::getenv("MCPT_KEEP_TEST_TMP")) fs::remove_all(path_, ec);
+}
+
+datasets::Audio sine(double hz, double seconds, int sample_rate, float amplitude) {
+  datasets::Audio a;
+  a.sample_rate = sample_rate;
+  a.samples.resize(static_cast<size_t>(std::llround(seconds * sample_rate)));
+  for (size_t i = 0; i < a.samples.size(); ++i)
+    a.samples[i] = amplitude * float(std::sin(2.0 * M_PI * hz * double(i) / sample_rate));
+  return a;
+}
+
+datasets::Audio key_chords(const datasets::Key& key, double seconds, int sample_rate, unsigned seed) {
+  datasets::Audio a;
+  a.sample_rate = sample_rate;
+  a.samples.assign(static_cast<size_t>(std::llround(seconds * sample_rate)), 0.0f);
+  if (key.is_none()) return a;
+  const bool minor = key.mode() == datasets::Mode::kMinor;
+  const int third = minor ? 3 : 4;
+  // I, IV, V(major), I  as semitone offsets from the tonic; the leading tone in V marks minor too.
+  const std::array<std::array<int, 3>, 4> chords = {{{0, third, 7}, {5, 5 + third, 12}, {7, 11, 14}, {0, third, 7}}};
+  std::mt19937 rng(seed);
+  std::uniform_real_distribution<double> detune(-0.002, 0.002);
+  const size_t n = a.samples.size();
+  const size_t per = std::max<size_t>(1, n / chords.size());
+  for (size_t c = 0; c < chords.size(); ++c) {
+    for (int off : chords[c]) {
+      const double midi = 48 + key.tonic() + off;  // C3 region
+      const double f0 = 440.0 * std::pow(2.0, (midi - 69) / 12.0) * (1.0 + detune(rng));
+      for (int h = 1; h <= 4; ++h) {
+        const double f = f0 * h;
+        if (f >= sample_rate / 2.0) break;
+        for (size_t i = c * per; i < std::min(n, (c + 1) * per); ++i)
+          a.samples[i] += float(0.08 / h * std::sin(2.0 * M_PI * f * double(i) / sample_rate));
+      }
+    }
+    // bass: the chord root an octave down
+    const double fb = 440.0 * std::pow(2.0, (36 + key.tonic() + chords[c][0] - 69) / 12.0);
+    for (size_t i = c * per; i < std::min(n, (c + 1) * per); ++i)
+      a.samples[i] += float(0.1 * std::sin(2.0 * M_PI * fb * double(i) / sample_rate));
+  }
+  return a;
+}
+
+static std::string slurp(const fs::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+CommandResult run_command(const std::string& command_line) {
+  TempDir tmp("cmd");
+  const fs::path out = tmp / "out", err = tmp / "err";
+  const std::string full = fmt::format("{} >'{}' 2>'{}' </dev/null", command_line, out.string(), err.string());
+  const int status = std::system(full.c_str());
+  CommandResult r;
+  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  r.out = slurp(out);
+  r.err = slurp(err);
+  return r;
+}
+
+CommandResult run_cli(const std::string& args) { return run_command(fmt::format("'{}' {}", MCPT_TESTUTIL_EXE, args)); }
+
+std::string read_text(const fs::path& p) { return slurp(p); }
+
+void write_text(const fs::path& p, const std::string& text) {
+  if (p.has_parent_path()) fs::create_directories(p.parent_path());
+  std::ofstream out(p, std::ios::binary);
+  out << text;
+}
+
+fs::path test_data() { return MCPT_TESTUTIL_DATA; }
+fs::path source_dir() { return MCPT_TESTUTIL_SOURCE_DIR; }
+std::string python() { return MCPT_TESTUTIL_PYTHON; }
+
+}  // namespace mcpt::testutil
