@@ -1,1 +1,249 @@
-// placeholder: implementation of datasets/Key.h
+#include "datasets/Key.h"
+
+#include <fstream>
+#include <sstream>
+
+#include "datasets/Error.h"
+
+namespace mcpt::datasets {
+
+namespace {
+
+constexpr std::array<const char*, 12> kSharpNames = {"C",  "C#", "D",  "D#", "E",  "F",
+                                                      "F#", "G",  "G#", "A",  "A#", "B"};
+
+int mod12(long long v) { return static_cast<int>(((v % 12) + 12) % 12); }
+
+bool is_space(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\v' || c == '\f'; }
+
+std::string_view trim(std::string_view s) {
+  while (!s.empty() && is_space(s.front())) s.remove_prefix(1);
+  while (!s.empty() && is_space(s.back())) s.remove_suffix(1);
+  return s;
+}
+
+std::string_view trim_front(std::string_view s) {
+  while (!s.empty() && is_space(s.front())) s.remove_prefix(1);
+  return s;
+}
+
+std::string ascii_lower(std::string_view s) {
+  std::string out(s);
+  for (char& c : out)
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  return out;
+}
+
+bool starts_with(std::string_view s, std::string_view prefix) { return s.substr(0, prefix.size()) == prefix; }
+
+[[noreturn]] void not_a_key(std::string_view text) {
+  throw Error("not a key: \"" + std::string(text) +
+              "\" (expected \"<tonic> <mode>\" such as \"C# minor\", or \"X\")");
+}
+
+// Pitch class of a natural note letter, or -1.
+int natural_pitch_class(char lower_letter) {
+  switch (lower_letter) {
+    case 'c': return 0;
+    case 'd': return 2;
+    case 'e': return 4;
+    case 'f': return 5;
+    case 'g': return 7;
+    case 'a': return 9;
+    case 'b': return 11;
+    default: return -1;
+  }
+}
+
+}  // namespace
+
+Key::Key(int tonic, Mode mode) : tonic_(mod12(tonic)), mode_(mode), has_key_(true) {}
+
+Key Key::parse(std::string_view text) {
+  const std::string_view s = trim(text);
+  const std::string lower = ascii_lower(s);
+  if (lower == "x" || lower == "n" || lower == "none") return Key();
+  if (lower.empty()) not_a_key(text);
+
+  const int natural = natural_pitch_class(lower[0]);
+  if (natural < 0) not_a_key(text);
+  int tonic = natural;
+  std::string_view rest = s.substr(1);
+  // One accidental at most. A 'b' right after the letter is always a flat: no mode word starts with b.
+  static constexpr std::string_view kUnicodeSharp = "\xE2\x99\xAF";  // U+266F
+  static constexpr std::string_view kUnicodeFlat = "\xE2\x99\xAD";   // U+266D
+  if (!rest.empty() && rest.front() == '#') {
+    tonic += 1;
+    rest.remove_prefix(1);
+  } else if (!rest.empty() && (rest.front() == 'b' || rest.front() == 'B')) {
+    tonic -= 1;
+    rest.remove_prefix(1);
+  } else if (starts_with(rest, kUnicodeSharp)) {
+    tonic += 1;
+    rest.remove_prefix(kUnicodeSharp.size());
+  } else if (starts_with(rest, kUnicodeFlat)) {
+    tonic -= 1;
+    rest.remove_prefix(kUnicodeFlat.size());
+  }
+
+  // Separator: nothing ("Am", "Bbmaj"), whitespace ("A minor"), or a colon ("A:min", Harte-style).
+  rest = trim_front(rest);
+  if (!rest.empty() && rest.front() == ':') {
+    rest = trim_front(rest.substr(1));
+    if (rest.empty()) not_a_key(text);
+  }
+
+  if (rest.empty()) return Key(tonic, Mode::kMajor);  // bare tonic: "C", "Db"
+  // A lone "M" is major in chord symbols but could be an upper-cased "m" (minor) in an all-caps label.
+  if (rest == "M")
+    throw Error("ambiguous key: \"" + std::string(text) + "\" (\"M\" may mean major or minor; write \"" +
+                Key(tonic, Mode::kMajor).name() + "\" or \"" + Key(tonic, Mode::kMinor).name() + "\")");
+  const std::string mode = ascii_lower(rest);
+  if (mode == "major" || mode == "maj") return Key(tonic, Mode::kMajor);
+  if (mode == "minor" || mode == "min" || mode == "m") return Key(tonic, Mode::kMinor);
+  if (mode == "other" || mode == "modal") return Key(tonic, Mode::kOther);
+  not_a_key(text);
+}
+
+Key Key::from_gtzan(int value) {
+  if (value == -1) return Key();
+  if (value < 0 || value >= kNumClasses)
+    throw Error("GTZAN key value " + std::to_string(value) + " out of range (expected 0..23, or -1 for no key)");
+  // Kraft's GTZAN-key labels count from A (pitch class 9).
+  return Key(9 + value % 12, value < 12 ? Mode::kMajor : Mode::kMinor);
+}
+
+Key Key::from_index(int index) {
+  if (index == -1) return Key();
+  if (index < 0 || index >= kNumClasses)
+    throw Error("key index " + std::to_string(index) + " out of range (expected 0..23, or -1 for no key)");
+  return Key(index % 12, index < 12 ? Mode::kMajor : Mode::kMinor);
+}
+
+int Key::tonic() const {
+  if (!has_key_) throw Error("Key::tonic() called on \"no key\" (X)", ExitCode::kInternal);
+  return tonic_;
+}
+
+Mode Key::mode() const {
+  if (!has_key_) throw Error("Key::mode() called on \"no key\" (X)", ExitCode::kInternal);
+  return mode_;
+}
+
+int Key::index() const {
+  if (!has_key_) return -1;
+  switch (mode_) {
+    case Mode::kMajor: return tonic_;
+    case Mode::kMinor: return 12 + tonic_;
+    case Mode::kOther: return -1;
+  }
+  return -1;
+}
+
+Key Key::transposed(int semitones) const {
+  if (!has_key_) return Key();
+  return Key(mod12(static_cast<long long>(tonic_) + semitones), mode_);
+}
+
+std::string Key::name() const {
+  if (!has_key_) return "X";
+  return std::string(kSharpNames[static_cast<size_t>(tonic_)]) + " " + mode_name(mode_);
+}
+
+bool Key::operator==(const Key& o) const {
+  if (has_key_ != o.has_key_) return false;
+  if (!has_key_) return true;
+  return tonic_ == o.tonic_ && mode_ == o.mode_;
+}
+
+std::string mode_name(Mode mode) {
+  switch (mode) {
+    case Mode::kMajor: return "major";
+    case Mode::kMinor: return "minor";
+    case Mode::kOther: return "other";
+  }
+  return "other";
+}
+
+std::string relation_name(KeyRelation r) {
+  switch (r) {
+    case KeyRelation::kCorrect: return "correct";
+    case KeyRelation::kFifth: return "fifth";
+    case KeyRelation::kRelative: return "relative";
+    case KeyRelation::kParallel: return "parallel";
+    case KeyRelation::kOther: return "other";
+  }
+  return "other";
+}
+
+double relation_score(KeyRelation r) {
+  switch (r) {
+    case KeyRelation::kCorrect: return 1.0;
+    case KeyRelation::kFifth: return 0.5;
+    case KeyRelation::kRelative: return 0.3;
+    case KeyRelation::kParallel: return 0.2;
+    case KeyRelation::kOther: return 0.0;
+  }
+  return 0.0;
+}
+
+// The checks and their order follow mir_eval.key.weighted_score line by line; mode "other" takes part
+// in every comparison as a third mode, exactly as the string comparisons there do.
+KeyRelation key_relation(const Key& reference, const Key& estimate, const ScoreOptions& options) {
+  if (reference == estimate) return KeyRelation::kCorrect;  // includes X vs X
+  if (reference.is_none() || estimate.is_none()) return KeyRelation::kOther;
+  const Mode ref_mode = reference.mode();
+  const Mode est_mode = estimate.mode();
+  const int up = mod12(estimate.tonic() - reference.tonic());  // semitones from reference up to estimate
+  if (est_mode == ref_mode && up == 7) return KeyRelation::kFifth;
+  if (options.allow_descending_fifths && est_mode == ref_mode && up == 5) return KeyRelation::kFifth;
+  // Only the reference's mode must be major (minor); the estimate's may be minor, major or "other".
+  if (est_mode != ref_mode && ref_mode == Mode::kMajor && up == 9) return KeyRelation::kRelative;
+  if (est_mode != ref_mode && ref_mode == Mode::kMinor && up == 3) return KeyRelation::kRelative;
+  if (est_mode != ref_mode && up == 0) return KeyRelation::kParallel;
+  return KeyRelation::kOther;
+}
+
+double weighted_score(const Key& reference, const Key& estimate, const ScoreOptions& options) {
+  return relation_score(key_relation(reference, estimate, options));
+}
+
+Key read_key_file(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw Error("cannot open key file " + path.string());
+  std::ostringstream buffer;
+  buffer << in.rdbuf();
+  if (in.bad()) throw Error("cannot read key file " + path.string());
+  const std::string text = buffer.str();
+  std::string_view content = text;
+  static constexpr std::string_view kBom = "\xEF\xBB\xBF";
+  if (starts_with(content, kBom)) content.remove_prefix(kBom.size());
+
+  Key key;
+  int key_line = 0;
+  int line_number = 0;
+  while (!content.empty()) {
+    ++line_number;
+    const size_t end = content.find('\n');
+    const std::string_view raw = content.substr(0, end);
+    content = end == std::string_view::npos ? std::string_view() : content.substr(end + 1);
+    const std::string_view line = trim(raw);  // also drops the CR of CRLF files
+    if (line.empty() || line.front() == '#') continue;
+    const std::string where = path.string() + ":" + std::to_string(line_number) + ": ";
+    if (key_line != 0)
+      throw Error(where + "a second key line \"" + std::string(line) +
+                  "\" (a key file holds one key; the first is on line " + std::to_string(key_line) + ")");
+    try {
+      key = Key::parse(line);
+    } catch (const Error& e) {
+      throw Error(where + e.what());
+    }
+    key_line = line_number;
+  }
+  if (key_line == 0)
+    throw Error(path.string() + ": no key line (" +
+                (line_number == 0 ? std::string("the file is empty") : "only blank lines and comments") + ")");
+  return key;
+}
+
+}  // namespace mcpt::datasets
