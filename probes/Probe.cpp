@@ -1,1 +1,223 @@
-// placeholder, replaced by the lead
+// Linear and MLP probes on LibTorch, and hyper-parameter selection on validation.
+#include "probes/Probe.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+#include <fmt/format.h>
+#include <torch/torch.h>
+
+#include "datasets/Error.h"
+
+namespace mcpt::probes {
+namespace {
+
+torch::Device resolve_device(const std::string& name) {
+  if (name == "cpu") return torch::kCPU;
+  if (name == "auto") return torch::cuda::is_available() ? torch::Device(torch::kCUDA) : torch::Device(torch::kCPU);
+  if (!torch::cuda::is_available())
+    throw Error(fmt::format("probe device \"{}\" requested but CUDA is not available (use \"cpu\" or \"auto\")", name));
+  return torch::Device(name);
+}
+
+torch::Tensor to_tensor(const Matrix& m) {
+  return torch::from_blob(const_cast<float*>(m.data.data()), {m.rows, m.cols}, torch::kFloat32).clone();
+}
+
+torch::Tensor labels_tensor(const std::vector<int>& y) {
+  std::vector<int64_t> v(y.begin(), y.end());
+  return torch::from_blob(v.data(), {static_cast<int64_t>(v.size())}, torch::kInt64).clone();
+}
+
+class TorchProbe final : public Probe {
+ public:
+  explicit TorchProbe(ProbeConfig c) : config_(std::move(c)), device_(resolve_device(config_.device)) {}
+
+  void fit(const Matrix& x_train, const std::vector<int>& y_train, const Matrix& x_valid,
+           const std::vector<int>& y_valid, int num_classes, std::uint64_t seed) override {
+    if (x_train.rows == 0) throw Error("probe: the training split is empty");
+    if (x_valid.rows == 0) throw Error("probe: the validation split is empty");
+    if (x_train.cols != x_valid.cols) throw Error("probe: train and validation features differ in width");
+    if (static_cast<int64_t>(y_train.size()) != x_train.rows || static_cast<int64_t>(y_valid.size()) != x_valid.rows)
+      throw Error("probe: labels and features differ in count");
+    for (int y : y_train)
+      if (y < 0 || y >= num_classes) throw Error(fmt::format("probe: training label {} outside [0, {})", y, num_classes));
+    torch::manual_seed(seed);
+    auto gen = at::make_generator<at::CPUGeneratorImpl>(seed);
+
+    // Standardise with statistics of the training split only.
+    torch::Tensor xt = to_tensor(x_train);
+    mean_ = xt.mean(0);
+    std_ = xt.std(0, /*unbiased=*/false).clamp_min(1e-6);
+    xt = ((xt - mean_) / std_).to(device_);
+    torch::Tensor xv = ((to_tensor(x_valid) - mean_) / std_).to(device_);
+    torch::Tensor yt = labels_tensor(y_train).to(device_);
+    torch::Tensor yv = labels_tensor(y_valid).to(device_);
+
+    build(x_train.cols, num_classes);
+    torch::Tensor class_w;
+    if (config_.class_weighting) {
+      auto counts = torch::bincount(labels_tensor(y_train), {}, num_classes).to(torch::kFloat32);
+      class_w = (counts.sum() / (counts.clamp_min(1) * num_classes)).to(device_);
+    }
+    auto loss_fn = [&](const torch::Tensor& logits, const torch::Tensor& y) {
+      return class_w.defined() ? torch::nn::functional::cross_entropy(
+                                     logits, y, torch::nn::functional::CrossEntropyFuncOptions().weight(class_w))
+                               : torch::nn::functional::cross_entropy(logits, y);
+    };
+
+    torch::optim::AdamW opt(net_->parameters(),
+                            torch::optim::AdamWOptions(config_.lr).weight_decay(config_.weight_decay));
+    const int64_t n = xt.size(0);
+    const int64_t bs = std::min<int64_t>(config_.batch_size, n);
+    double best = std::numeric_limits<double>::infinity();
+    int since_best = 0;
+    log_ = {{"epochs_run", 0}, {"best_epoch", -1}, {"valid_loss", nlohmann::json::array()},
+            {"train_loss", nlohmann::json::array()}};
+    std::vector<torch::Tensor> best_state;
+    for (int epoch = 0; epoch < config_.epochs; ++epoch) {
+      net_->train();
+      auto perm = torch::randperm(n, gen, torch::TensorOptions().dtype(torch::kInt64)).to(device_);
+      double total = 0;
+      for (int64_t b = 0; b < n; b += bs) {
+        auto idx = perm.slice(0, b, std::min(n, b + bs));
+        if (idx.size(0) < 2 && config_.batch_norm) continue;
+        opt.zero_grad();
+        auto loss = loss_fn(net_->forward(xt.index_select(0, idx)), yt.index_select(0, idx));
+        loss.backward();
+        opt.step();
+        total += loss.item<double>() * double(idx.size(0));
+      }
+      double vloss;
+      {
+        torch::NoGradGuard ng;
+        net_->eval();
+        vloss = loss_fn(net_->forward(xv), yv).item<double>();
+      }
+      log_["train_loss"].push_back(total / double(n));
+      log_["valid_loss"].push_back(vloss);
+      log_["epochs_run"] = epoch + 1;
+      if (vloss < best - 1e-7) {
+        best = vloss;
+        since_best = 0;
+        log_["best_epoch"] = epoch;
+        // A deep copy: later steps must not change the restored weights.
+        best_state.clear();
+        for (const auto& p : net_->parameters()) best_state.push_back(p.detach().clone());
+        for (const auto& b : net_->buffers()) best_state.push_back(b.detach().clone());
+      } else if (++since_best >= config_.patience) {
+        break;
+      }
+    }
+    {
+      torch::NoGradGuard ng;
+      size_t i = 0;
+      for (auto& p : net_->parameters()) p.copy_(best_state[i++]);
+      for (auto& b : net_->buffers()) b.copy_(best_state[i++]);
+    }
+    log_["best_valid_loss"] = best;
+    net_->eval();
+  }
+
+  Matrix predict(const Matrix& x) const override {
+    if (!net_) throw Error("probe: predict() before fit()");
+    if (x.cols != mean_.size(0)) throw Error("probe: feature width differs from training");
+    torch::NoGradGuard ng;
+    net_->eval();
+    Matrix out;
+    if (x.rows == 0) return out;
+    auto xt = ((to_tensor(x) - mean_) / std_).to(device_);
+    auto logits = net_->forward(xt).to(torch::kCPU).contiguous();
+    out.rows = logits.size(0);
+    out.cols = logits.size(1);
+    out.data.assign(logits.data_ptr<float>(), logits.data_ptr<float>() + logits.numel());
+    return out;
+  }
+
+  nlohmann::json training_log() const override { return log_; }
+
+ private:
+  void build(int64_t in, int num_classes) {
+    net_ = torch::nn::Sequential();
+    int64_t width = in;
+    if (config_.type == "mlp") {
+      for (int h : config_.hidden) {
+        net_->push_back(torch::nn::Linear(width, h));
+        if (config_.batch_norm) net_->push_back(torch::nn::BatchNorm1d(h));
+        net_->push_back(torch::nn::ReLU());
+        if (config_.dropout > 0) net_->push_back(torch::nn::Dropout(config_.dropout));
+        width = h;
+      }
+    } else if (config_.dropout > 0) {
+      net_->push_back(torch::nn::Dropout(config_.dropout));
+    }
+    net_->push_back(torch::nn::Linear(width, num_classes));
+    net_->to(device_);
+  }
+
+  ProbeConfig config_;
+  torch::Device device_;
+  mutable torch::nn::Sequential net_{nullptr};
+  torch::Tensor mean_, std_;
+  nlohmann::json log_;
+};
+
+// "none": the features are already key scores; validation only checks the width.
+class IdentityProbe final : public Probe {
+ public:
+  void fit(const Matrix& x_train, const std::vector<int>&, const Matrix&, const std::vector<int>&, int num_classes,
+           std::uint64_t) override {
+    check(x_train, num_classes);
+    classes_ = num_classes;
+  }
+  Matrix predict(const Matrix& x) const override {
+    check(x, classes_);
+    return x;
+  }
+  nlohmann::json training_log() const override { return {{"epochs_run", 0}, {"note", "no training (type none)"}}; }
+
+ private:
+  static void check(const Matrix& x, int num_classes) {
+    if (x.rows > 0 && x.cols != num_classes)
+      throw Error(fmt::format("probe \"none\" needs features that are {} key scores, got width {} (use it with the "
+                              "key-profile encoder, or choose a linear/mlp probe)",
+                              num_classes, x.cols));
+  }
+  int classes_ = 24;
+};
+
+}  // namespace
+
+std::unique_ptr<Probe> make_probe(const ProbeConfig& config) {
+  if (config.type == "none") return std::make_unique<IdentityProbe>();
+  return std::make_unique<TorchProbe>(config);
+}
+
+Selection select_on_validation(const ProbeConfig& config, const Matrix& x_train, const std::vector<int>& y_train,
+                               const Matrix& x_valid, const std::vector<int>& y_valid, int num_classes,
+                               std::uint64_t seed, const std::function<double(const Matrix&)>& valid_score) {
+  Selection sel;
+  sel.candidates = nlohmann::json::array();
+  bool have = false;
+  for (const auto& point : config.grid_points()) {
+    auto probe = make_probe(point);
+    probe->fit(x_train, y_train, x_valid, y_valid, num_classes, seed);
+    const double score = valid_score(probe->predict(x_valid));
+    auto log = probe->training_log();
+    sel.candidates.push_back({{"config", point.to_json()},
+                              {"valid_score", score},
+                              {"best_epoch", log["best_epoch"]},
+                              {"best_valid_loss", log["best_valid_loss"]}});
+    // Ties keep the earlier grid point, so the choice does not depend on floating-point noise order.
+    if (!have || score > sel.valid_score) {
+      have = true;
+      sel.valid_score = score;
+      sel.chosen = point;
+      sel.probe = std::move(probe);
+    }
+  }
+  return sel;
+}
+
+}  // namespace mcpt::probes

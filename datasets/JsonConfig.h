@@ -1,0 +1,50 @@
+// Typed reading of JSON configuration with errors that name the JSON path:
+// `suite.encoders[2].layer: expected integer, got "last"`. Used by every from_json in the project.
+#pragma once
+#include <cstdint>
+#include <initializer_list>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+namespace mcpt {
+
+// A view of one JSON object at a path. Reading a key marks it known; finish() rejects unknown keys.
+class JsonObject {
+ public:
+  JsonObject(const nlohmann::json& j, std::string path);
+
+  bool has(const std::string& key) const;
+  const nlohmann::json& raw(const std::string& key);  // marks known; throws if absent
+  std::string path_of(const std::string& key) const { return path_ + "." + key; }
+  const std::string& path() const { return path_; }
+
+  std::string get_string(const std::string& key, const std::string& fallback);
+  std::string require_string(const std::string& key);
+  std::int64_t get_int(const std::string& key, std::int64_t fallback, std::int64_t lo, std::int64_t hi);
+  std::uint64_t get_uint(const std::string& key, std::uint64_t fallback);
+  double get_number(const std::string& key, double fallback, double lo, double hi);
+  bool get_bool(const std::string& key, bool fallback);
+  std::vector<double> get_numbers(const std::string& key, const std::vector<double>& fallback, double lo, double hi);
+  std::vector<std::int64_t> get_ints(const std::string& key, const std::vector<std::int64_t>& fallback,
+                                     std::int64_t lo, std::int64_t hi);
+  void ignore(std::initializer_list<const char*> keys);  // accepted but not read here
+  // Throws for the first key never read: "<path>.<key>: unknown key (known: a, b, c)".
+  void finish() const;
+
+ private:
+  const nlohmann::json& j_;
+  std::string path_;
+  std::vector<std::string> known_;
+};
+
+std::string json_type_name(const nlohmann::json& j);  // "integer", "string", "object" ...
+std::string json_brief(const nlohmann::json& j);      // the value, shortened for messages
+// The known name closest to `name` by edit distance, or "" when none is close.
+std::string closest_name(const std::string& name, const std::vector<std::string>& known);
+// "unknown encoder type \"crhoma\" (did you mean \"chroma\"? known: chroma, key-profile)"
+std::string unknown_name_message(const std::string& what, const std::string& name,
+                                 const std::vector<std::string>& known);
+
+}  // namespace mcpt

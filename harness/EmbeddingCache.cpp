@@ -1,0 +1,102 @@
+#include "harness/EmbeddingCache.h"
+
+#include <cstring>
+#include <fstream>
+#include <unistd.h>
+
+#include <fmt/format.h>
+
+#include "datasets/Error.h"
+#include "datasets/Hash.h"
+
+namespace fs = std::filesystem;
+
+namespace mcpt::harness {
+namespace {
+constexpr char kMagic[8] = {'M', 'C', 'P', 'T', 'E', 'M', 'B', '1'};
+}
+
+EmbeddingCache::EmbeddingCache(fs::path root) : root_(std::move(root)) {}
+
+std::string EmbeddingCache::key_for(const std::string& fingerprint, const fs::path& audio, double start, double end,
+                                    const std::string& pooling) {
+  std::error_code ec;
+  const auto canonical = fs::weakly_canonical(audio, ec);
+  const auto size = fs::file_size(audio, ec);
+  const auto mtime = fs::last_write_time(audio, ec).time_since_epoch().count();
+  const std::string text = fmt::format("{}|{}|{}|{}|{:.6f}|{:.6f}|{}", fingerprint, canonical.string(), size,
+                                       static_cast<long long>(mtime), start, end, pooling);
+  return fingerprint.substr(0, 16) + "/" + hex64(fnv1a64(text));
+}
+
+fs::path EmbeddingCache::path_of(const std::string& key) const { return root_ / (key + ".emb"); }
+
+std::optional<probes::Matrix> EmbeddingCache::get(const std::string& key) {
+  if (!enabled()) return std::nullopt;
+  const fs::path p = path_of(key);
+  std::ifstream in(p, std::ios::binary);
+  if (!in) {
+    ++misses_;
+    return std::nullopt;
+  }
+  char magic[8];
+  std::int64_t rows = 0, cols = 0;
+  std::uint64_t checksum = 0;
+  in.read(magic, 8);
+  in.read(reinterpret_cast<char*>(&rows), sizeof rows);
+  in.read(reinterpret_cast<char*>(&cols), sizeof cols);
+  bool ok = in && std::memcmp(magic, kMagic, 8) == 0 && rows >= 0 && cols >= 0 && rows < (1 << 24) &&
+            cols < (1 << 24);
+  probes::Matrix m;
+  if (ok) {
+    m = probes::Matrix(rows, cols);
+    in.read(reinterpret_cast<char*>(m.data.data()), std::streamsize(m.data.size() * sizeof(float)));
+    in.read(reinterpret_cast<char*>(&checksum), sizeof checksum);
+    ok = bool(in) && in.peek() == std::char_traits<char>::eof();
+    if (ok) {
+      const std::string_view bytes(reinterpret_cast<const char*>(m.data.data()), m.data.size() * sizeof(float));
+      ok = fnv1a64(bytes, fnv1a64(fmt::format("{}x{}", rows, cols))) == checksum;
+    }
+  }
+  if (!ok) {
+    ++corrupted_;
+    std::error_code ec;
+    fs::remove(p, ec);
+    return std::nullopt;
+  }
+  ++hits_;
+  return m;
+}
+
+void EmbeddingCache::put(const std::string& key, const probes::Matrix& m) {
+  if (!enabled()) return;
+  const fs::path p = path_of(key);
+  std::error_code ec;
+  fs::create_directories(p.parent_path(), ec);
+  if (ec) throw Error(fmt::format("{}: cannot create cache folder: {}", p.parent_path().string(), ec.message()));
+  static std::atomic<unsigned> counter{0};
+  const fs::path tmp = p.string() + fmt::format(".tmp-{}-{}", ::getpid(), counter++);
+  {
+    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+    if (!out) throw Error(fmt::format("{}: cannot write cache entry", tmp.string()));
+    const std::string_view bytes(reinterpret_cast<const char*>(m.data.data()), m.data.size() * sizeof(float));
+    const std::uint64_t checksum = fnv1a64(bytes, fnv1a64(fmt::format("{}x{}", m.rows, m.cols)));
+    out.write(kMagic, 8);
+    out.write(reinterpret_cast<const char*>(&m.rows), sizeof m.rows);
+    out.write(reinterpret_cast<const char*>(&m.cols), sizeof m.cols);
+    out.write(bytes.data(), std::streamsize(bytes.size()));
+    out.write(reinterpret_cast<const char*>(&checksum), sizeof checksum);
+    if (!out) {
+      out.close();
+      fs::remove(tmp, ec);
+      throw Error(fmt::format("{}: cache write failed (disk full?)", tmp.string()));
+    }
+  }
+  fs::rename(tmp, p, ec);
+  if (ec) {
+    fs::remove(tmp, ec);
+    throw Error(fmt::format("{}: cannot store cache entry: {}", p.string(), ec.message()));
+  }
+}
+
+}  // namespace mcpt::harness

@@ -1,0 +1,35 @@
+// On-disk cache of pooled segment embeddings, keyed by content: encoder fingerprint, audio file
+// (path, size, modification time), excerpt window and pooling. Entries are written atomically and
+// carry a checksum; a corrupted entry is never used (it is recomputed and counted).
+#pragma once
+#include <atomic>
+#include <filesystem>
+#include <optional>
+#include <string>
+
+#include "probes/Matrix.h"
+
+namespace mcpt::harness {
+
+class EmbeddingCache {
+ public:
+  explicit EmbeddingCache(std::filesystem::path root);  // empty root: disabled
+  bool enabled() const { return !root_.empty(); }
+  std::optional<probes::Matrix> get(const std::string& key);
+  void put(const std::string& key, const probes::Matrix& m);
+
+  // Key of one track's embeddings: stable across runs, changes with the audio file or the config.
+  static std::string key_for(const std::string& encoder_fingerprint, const std::filesystem::path& audio,
+                             double start, double end, const std::string& pooling);
+
+  int hits() const { return hits_; }
+  int misses() const { return misses_; }
+  int corrupted() const { return corrupted_; }
+
+ private:
+  std::filesystem::path path_of(const std::string& key) const;
+  std::filesystem::path root_;
+  std::atomic<int> hits_{0}, misses_{0}, corrupted_{0};
+};
+
+}  // namespace mcpt::harness

@@ -1,0 +1,108 @@
+// ProbeConfig parsing and grid expansion (no torch here, to keep this file cheap to compile).
+#include <algorithm>
+#include <cmath>
+
+#include <fmt/format.h>
+
+#include "datasets/Error.h"
+#include "datasets/JsonConfig.h"
+#include "probes/Probe.h"
+
+namespace mcpt::probes {
+
+std::vector<std::string> probe_types() { return {"linear", "mlp", "none"}; }
+
+ProbeConfig ProbeConfig::from_json(const nlohmann::json& j, const std::string& path) {
+  JsonObject o(j, path);
+  ProbeConfig c;
+  c.type = o.require_string("type");
+  const auto types = probe_types();
+  if (std::find(types.begin(), types.end(), c.type) == types.end())
+    throw Error(fmt::format("{}: {}", o.path_of("type"), unknown_name_message("probe type", c.type, types)));
+  c.name = o.get_string("name", "");
+  if (c.type == "none") {  // zero-training: the features are the 24 key scores themselves
+    o.finish();
+    return c;
+  }
+  if (c.type == "mlp") {
+    for (auto w : o.get_ints("hidden", {512}, 1, 1 << 16)) c.hidden.push_back(static_cast<int>(w));
+    if (c.hidden.empty()) throw Error(fmt::format("{}: an mlp needs at least one hidden layer", o.path_of("hidden")));
+  }
+  c.dropout = o.get_number("dropout", c.type == "mlp" ? 0.5 : 0.0, 0.0, 0.99);
+  c.batch_norm = o.get_bool("batch_norm", false);
+  c.lr = o.get_number("lr", 1e-3, 1e-7, 10.0);
+  c.weight_decay = o.get_number("weight_decay", 1e-4, 0.0, 10.0);
+  c.epochs = static_cast<int>(o.get_int("epochs", 200, 1, 100000));
+  c.batch_size = static_cast<int>(o.get_int("batch_size", 256, 1, 1 << 20));
+  c.patience = static_cast<int>(o.get_int("patience", 20, 1, 100000));
+  c.class_weighting = o.get_bool("class_weighting", false);
+  c.device = o.get_string("device", "cpu");
+  if (c.device != "cpu" && c.device != "auto" && c.device.rfind("cuda", 0) != 0)
+    throw Error(fmt::format("{}: expected \"cpu\", \"cuda\", \"cuda:N\" or \"auto\", got \"{}\"", o.path_of("device"),
+                            c.device));
+  if (o.has("grid")) {
+    JsonObject g(o.raw("grid"), o.path_of("grid"));
+    const std::pair<const char*, std::pair<double, double>> ranges[] = {
+        {"lr", {1e-7, 10.0}},     {"weight_decay", {0.0, 10.0}}, {"dropout", {0.0, 0.99}},
+        {"epochs", {1, 100000}},  {"batch_size", {1, 1 << 20}},  {"hidden", {1, 1 << 16}}};
+    for (const auto& [name, range] : ranges) {
+      if (!g.has(name)) continue;
+      auto values = g.get_numbers(name, {}, range.first, range.second);
+      const std::string n = name;
+      if ((n == "epochs" || n == "batch_size" || n == "hidden"))
+        for (size_t i = 0; i < values.size(); ++i)
+          if (values[i] != std::floor(values[i]))
+            throw Error(fmt::format("{}.{}[{}]: expected integer, got {}", g.path(), n, i, values[i]));
+      if (n == "hidden" && c.type != "mlp")
+        throw Error(fmt::format("{}.hidden: only an mlp probe has hidden layers", g.path()));
+      c.grid[n] = values;
+    }
+    g.finish();
+  }
+  o.finish();
+  return c;
+}
+
+nlohmann::json ProbeConfig::to_json() const {
+  nlohmann::json j = {{"type", type},          {"lr", lr},       {"weight_decay", weight_decay},
+                      {"epochs", epochs},      {"batch_size", batch_size}, {"patience", patience},
+                      {"dropout", dropout},    {"class_weighting", class_weighting}, {"device", device}};
+  if (type == "mlp") {
+    j["hidden"] = hidden;
+    j["batch_norm"] = batch_norm;
+  }
+  if (!name.empty()) j["name"] = name;
+  if (!grid.empty()) j["grid"] = grid;
+  return j;
+}
+
+std::string ProbeConfig::label() const {
+  if (!name.empty()) return name;
+  if (type != "mlp") return type;
+  std::string s = "mlp";
+  for (int h : hidden) s += fmt::format("-{}", h);
+  return s;
+}
+
+std::vector<ProbeConfig> ProbeConfig::grid_points() const {
+  std::vector<ProbeConfig> points{*this};
+  for (auto& p : points) p.grid.clear();
+  for (const auto& [name, values] : grid) {
+    std::vector<ProbeConfig> next;
+    for (const auto& p : points)
+      for (double v : values) {
+        ProbeConfig q = p;
+        if (name == "lr") q.lr = v;
+        else if (name == "weight_decay") q.weight_decay = v;
+        else if (name == "dropout") q.dropout = v;
+        else if (name == "epochs") q.epochs = static_cast<int>(v);
+        else if (name == "batch_size") q.batch_size = static_cast<int>(v);
+        else if (name == "hidden") q.hidden = {static_cast<int>(v)};
+        next.push_back(q);
+      }
+    points = std::move(next);
+  }
+  return points;
+}
+
+}  // namespace mcpt::probes
