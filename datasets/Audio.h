@@ -3,6 +3,7 @@
 #pragma once
 #include <cstdint>
 #include <filesystem>
+#include <string>
 #include <vector>
 
 namespace mcpt::datasets {
@@ -31,7 +32,10 @@ struct LoadOptions {
 };
 
 // Throws mcpt::Error naming the file and what is wrong (missing, unreadable, unsupported, empty,
-// zero channels, NaN/Inf samples, offset past the end).
+// zero channels, NaN/Inf samples, offset past the end). Sample rates outside 1000..768000 Hz are
+// rejected as implausible. load_audio downmixes to the mean of the channels, reads only the
+// [offset, offset + duration) window (a window running past the end is cut short), and when
+// resampling returns exactly round(frames * to / from) samples.
 AudioInfo probe_audio(const std::filesystem::path& path);
 Audio load_audio(const std::filesystem::path& path, const LoadOptions& options = {});
 inline Audio load_audio(const std::filesystem::path& path, int sample_rate, double offset = 0.0,
@@ -43,11 +47,16 @@ inline Audio load_audio(const std::filesystem::path& path, int sample_rate, doub
   return load_audio(path, o);
 }
 
+// Band-limited (sinc) resampling; from == to returns a copy. Rates must be in 1000..768000 Hz with
+// a ratio within libsamplerate's 1/256..256.
 std::vector<float> resample(const std::vector<float>& samples, int from_rate, int to_rate,
                             ResampleQuality quality = ResampleQuality::kBest);
 
 enum class AudioFormat { kWav16, kWavFloat, kFlac, kOgg, kMp3 };
-// Writes mono audio atomically (temp file + rename). The format follows `format`, not the extension.
+// Writes mono audio atomically (temp file `<path>.tmp-<pid>` + rename), creating the folder if
+// needed. The format follows `format`, not the extension. Integer formats clip to [-1, 1]; NaN/Inf
+// samples are refused. kWav16/kFlac: 16-bit PCM; kOgg: Vorbis VBR, at most 192 kHz; kMp3: LAME,
+// only the MPEG rates 8000, 11025, 12000, 16000, 22050, 24000, 32000, 44100, 48000 Hz.
 void write_audio(const std::filesystem::path& path, const Audio& audio, AudioFormat format = AudioFormat::kWav16);
 
 }  // namespace mcpt::datasets
