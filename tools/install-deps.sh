@@ -5,6 +5,7 @@ set -euo pipefail
 pkgs=(
   build-essential cmake ninja-build pkg-config ccache git
   libtorch-dev                       # ViT encoders, probes (LibTorch 1.13 in Debian 12)
+  libopenblas0-pthread               # fast BLAS for LibTorch (the default libblas.so.3 is the slow reference BLAS)
   librubberband-dev                  # pitch shift / time stretch
   libsndfile1-dev                    # WAV/FLAC/OGG/MP3 decoding
   libsamplerate0-dev                 # band-limited resampling

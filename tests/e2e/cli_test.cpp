@@ -1,0 +1,207 @@
+// End-to-end tests of the mcpt-eval executable: subcommands, exit codes, a real run on a small
+// synthetic corpus (report contents, determinism, cache), and JSON Schema validation.
+#include <algorithm>
+#include <fstream>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include <gtest/gtest.h>
+
+#include "testutil/TestUtil.h"
+
+namespace fs = std::filesystem;
+using mcpt::testutil::run_cli;
+using mcpt::testutil::TempDir;
+
+namespace {
+
+// A small synthetic suite, rendered once per test binary into the build tree and reused.
+fs::path small_corpus() {
+  static const fs::path dir = [] {
+    const fs::path d = fs::path(MCPT_BINARY_DIR) / "test-data" / "synth-small";
+    const auto r = run_cli(fmt::format("synth --out '{}' --tracks 72 --seconds 6 --seed 3 --sample-rate 16000 -q", d.string()));
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    return d;
+  }();
+  return dir;
+}
+
+nlohmann::json small_suite(const fs::path& root, const fs::path& out) {
+  return {{"name", "small"},
+          {"seed", 5},
+          {"output", out.string()},
+          {"cache", (out / "cache").string()},
+          {"datasets", {{"s", {{"type", "synthetic"}, {"root", root.string()}, {"tracks", 72}, {"seconds", 6},
+                               {"seed", 3}, {"sample_rate", 16000}}}}},
+          {"protocol", {{"train", "s:train"}, {"valid", "s:valid"}, {"test", "s:test"}}},
+          {"encoders", {{{"name", "chroma"}, {"type", "chroma"}, {"segment_seconds", 3}},
+                        {{"name", "kp"}, {"type", "key-profile"}}}},
+          {"probes", {{{"type", "linear"}, {"grid", {{"lr", {0.01, 0.001}}}}}, {{"type", "none"}}}},
+          {"statistics", {{"seeds", 2}, {"bootstrap", 200}}}};
+}
+
+nlohmann::json read_json(const fs::path& p) {
+  std::ifstream in(p);
+  return nlohmann::json::parse(in);
+}
+
+}  // namespace
+
+TEST(Cli, KeyScorePrintsTheScoreAlone) {
+  auto r = run_cli("key-score 'C major' 'G major'");
+  EXPECT_EQ(r.exit_code, 0);
+  EXPECT_EQ(r.out, "0.5\n");
+  EXPECT_EQ(run_cli("key-score 'A minor' 'C major'").out, "0.3\n");
+  EXPECT_EQ(run_cli("key-score 'C major' 'F major'").out, "0\n");
+  EXPECT_EQ(run_cli("key-score 'C major' 'F major' --allow-descending-fifths").out, "0.5\n");
+  TempDir dir("ks");
+  mcpt::testutil::write_text(dir / "ref.key", "# reference\nEb minor\n");
+  r = run_cli(fmt::format("key-score '{}' 'D# minor'", (dir / "ref.key").string()));
+  EXPECT_EQ(r.out, "1\n");
+  const auto gs = mcpt::testutil::test_data() / "giantsteps-key" / "annotations" / "key";
+  if (fs::exists(gs / "10089.LOFI.key")) {
+    r = run_cli(fmt::format("key-score '{}' '{}'", (gs / "10089.LOFI.key").string(), (gs / "10089.LOFI.key").string()));
+    EXPECT_EQ(r.out, "1\n");
+  }
+}
+
+TEST(Cli, KeyScoreBadInputNamesTheArgument) {
+  auto r = run_cli("key-score 'H major' 'C major'");
+  EXPECT_EQ(r.exit_code, 3);
+  EXPECT_TRUE(r.out.empty());
+  EXPECT_NE(r.err.find("reference"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("H major"), std::string::npos) << r.err;
+  EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << "one line: " << r.err;
+  r = run_cli("key-score 'C major' 'C minor / F minor'");
+  EXPECT_EQ(r.exit_code, 3);
+  EXPECT_NE(r.err.find("estimate"), std::string::npos) << r.err;
+  EXPECT_EQ(run_cli("key-score 'C major'").exit_code, 2);
+}
+
+TEST(Cli, HelpVersionAndUsageErrors) {
+  for (const char* sub : {"", "run", "validate", "key-score", "dataset-info", "synth", "table"}) {
+    const auto r = run_cli(fmt::format("{} --help", sub));
+    EXPECT_EQ(r.exit_code, 0) << sub;
+    EXPECT_NE(r.out.find("Usage"), std::string::npos) << sub;
+  }
+  auto r = run_cli("--version");
+  EXPECT_EQ(r.exit_code, 0);
+  EXPECT_NE(r.out.find("mcpt-eval"), std::string::npos);
+  EXPECT_EQ(run_cli("frobnicate").exit_code, 2);
+  EXPECT_EQ(run_cli("").exit_code, 2);
+  r = run_cli("/nonexistent/suite.json");
+  EXPECT_EQ(r.exit_code, 3);
+  EXPECT_NE(r.err.find("/nonexistent/suite.json: no such suite file"), std::string::npos) << r.err;
+}
+
+TEST(Cli, DatasetInfoOnRealAnnotations) {
+  const auto root = mcpt::testutil::test_data() / "giantsteps-key";
+  auto r = run_cli(fmt::format("dataset-info giantsteps-key '{}' --json", root.string()));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto j = nlohmann::json::parse(r.out);
+  EXPECT_EQ(j["tracks"], 604);
+  EXPECT_EQ(j["by_mode"]["minor"], 511);
+  EXPECT_EQ(j["by_mode"]["major"], 93);
+  EXPECT_EQ(j["missing_audio"], 604);
+  r = run_cli(fmt::format("dataset-info giantsteps-key '{}'", root.string()));
+  EXPECT_EQ(r.exit_code, 0);
+  EXPECT_NE(r.out.find("tracks: 604"), std::string::npos) << r.out;
+  r = run_cli("dataset-info giantsteps-key /nonexistent/gs");
+  EXPECT_EQ(r.exit_code, 3);
+  EXPECT_NE(r.err.find("/nonexistent/gs"), std::string::npos);
+  r = run_cli("dataset-info giantstep-key /tmp");
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.err.find("did you mean"), std::string::npos) << r.err;
+}
+
+TEST(Cli, RunScoresEveryTestTrackAndIsDeterministic) {
+  const fs::path corpus = small_corpus();
+  TempDir dir("run");
+  const fs::path out = dir / "out";
+  mcpt::testutil::write_text(dir / "suite.json", small_suite(corpus, out).dump(2));
+
+  auto plan = run_cli(fmt::format("run '{}' --dry-run", (dir / "suite.json").string()));
+  ASSERT_EQ(plan.exit_code, 0) << plan.err;
+  EXPECT_NE(plan.out.find("test   s:test: 18 tracks"), std::string::npos) << plan.out;
+  EXPECT_FALSE(fs::exists(out / "report.json"));
+
+  auto r = run_cli(fmt::format("'{}' -q", (dir / "suite.json").string()));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("report: " + (out / "report.json").string()), std::string::npos) << r.out;
+  const auto report = read_json(out / "report.json");
+  EXPECT_EQ(report["schema_version"], "1.0");
+  EXPECT_EQ(report["provenance"]["seed"], 5);
+  EXPECT_FALSE(report["provenance"]["suite_hash"].get<std::string>().empty());
+  EXPECT_TRUE(report["provenance"]["versions"].contains("libtorch"));
+  // chroma x {linear, none: skipped} + kp x {linear, none}
+  ASSERT_EQ(report["results"].size(), 3u);
+  EXPECT_EQ(report["skipped"].size(), 1u);
+  for (const auto& res : report["results"]) {
+    const auto& m = res["metrics"];
+    EXPECT_EQ(m["n_tracks"], 18);
+    EXPECT_EQ(res["predictions"].size(), 18u);
+    int sum = 0;
+    for (auto it = m["categories"].begin(); it != m["categories"].end(); ++it) sum += it.value().get<int>();
+    EXPECT_EQ(sum, 18);
+    EXPECT_LE(m["accuracy_ci95"][0].get<double>(), m["accuracy"].get<double>());
+    EXPECT_GE(m["accuracy_ci95"][1].get<double>(), m["accuracy"].get<double>());
+    EXPECT_EQ(res["per_seed"].size(), res["probe"] == "none" ? 2u : 2u);
+    // Far above chance (1/24) on exact-key synthetic music.
+    EXPECT_GT(m["accuracy"].get<double>(), 0.3) << res["encoder"] << " " << res["probe"];
+  }
+  for (const char* f : {"results.md", "results.csv", "results.tex", "scores.svg", "categories.svg"}) EXPECT_TRUE(fs::exists(out / f)) << f;
+  EXPECT_EQ(report["provenance"]["cache"]["hits"], 0);
+
+  // Second run: all embeddings from the cache, identical results.
+  r = run_cli(fmt::format("run '{}' -q", (dir / "suite.json").string()));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto again = read_json(out / "report.json");
+  EXPECT_GT(again["provenance"]["cache"]["hits"].get<int>(), 0);
+  EXPECT_EQ(again["provenance"]["cache"]["misses"], 0);
+  EXPECT_EQ(again["results"], report["results"]);
+
+  // table subcommand reads the report back.
+  r = run_cli(fmt::format("table '{}' --format csv", (out / "report.json").string()));
+  EXPECT_EQ(r.exit_code, 0);
+  EXPECT_NE(r.out.find("s:test,chroma,linear,18,"), std::string::npos) << r.out;
+
+  // The report and the suite validate against the JSON Schemas.
+  const auto py = mcpt::testutil::python();
+  r = mcpt::testutil::run_command(fmt::format("'{}' '{}' report '{}'", py,
+                                              (mcpt::testutil::source_dir() / "tests/e2e/check_schema.py").string(),
+                                              (out / "report.json").string()));
+  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+}
+
+TEST(Cli, ValidateAndBadSuites) {
+  const fs::path corpus = small_corpus();
+  TempDir dir("validate");
+  auto j = small_suite(corpus, dir / "out");
+  mcpt::testutil::write_text(dir / "good.json", j.dump());
+  auto r = run_cli(fmt::format("validate '{}'", (dir / "good.json").string()));
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  j["encoders"][0]["n_fft"] = 1000;
+  mcpt::testutil::write_text(dir / "bad.json", j.dump());
+  r = run_cli(fmt::format("validate '{}'", (dir / "bad.json").string()));
+  EXPECT_EQ(r.exit_code, 3);
+  EXPECT_NE(r.err.find("suite.encoders[0].n_fft: 1000 is not a power of two"), std::string::npos) << r.err;
+  j = small_suite(corpus, dir / "out2");
+  j["encoders"][0]["colour"] = "red";
+  mcpt::testutil::write_text(dir / "bad2.json", j.dump());
+  r = run_cli(fmt::format("'{}'", (dir / "bad2.json").string()));
+  EXPECT_EQ(r.exit_code, 3);
+  EXPECT_NE(r.err.find("suite.encoders[0].colour: unknown key"), std::string::npos) << r.err;
+  EXPECT_FALSE(fs::exists(dir / "out2" / "report.json"));
+}
+
+TEST(Cli, ShippedSuitesMatchTheSchema) {
+  const auto py = mcpt::testutil::python();
+  for (const auto& e : fs::directory_iterator(mcpt::testutil::source_dir() / "configs")) {
+    if (e.path().extension() != ".json") continue;
+    const auto r = mcpt::testutil::run_command(fmt::format(
+        "'{}' '{}' suite '{}'", py, (mcpt::testutil::source_dir() / "tests/e2e/check_schema.py").string(),
+        e.path().string()));
+    EXPECT_EQ(r.exit_code, 0) << e.path() << r.out << r.err;
+  }
+}

@@ -1,0 +1,126 @@
+// Suite parsing: the shipped configs parse; every kind of mistake is an error naming its JSON path.
+#include <gtest/gtest.h>
+
+#include "datasets/Error.h"
+#include "harness/Suite.h"
+#include "testutil/TestUtil.h"
+
+using mcpt::harness::Suite;
+namespace fs = std::filesystem;
+
+namespace {
+
+nlohmann::json minimal() {
+  return nlohmann::json::parse(R"({
+    "name": "t",
+    "datasets": {"s": {"type": "synthetic", "root": "data/s", "tracks": 48}},
+    "protocol": {"train": "s:train", "valid": "s:valid", "test": "s:test"},
+    "encoders": [{"type": "chroma"}],
+    "probes": [{"type": "linear"}]
+  })");
+}
+
+std::string error_of(const nlohmann::json& j) {
+  try {
+    Suite::parse(j, "/tmp/suites/x.json");
+  } catch (const mcpt::Error& e) {
+    return e.what();
+  }
+  return "no error";
+}
+
+}  // namespace
+
+TEST(Suite, ShippedConfigsParse) {
+  for (const char* name : {"demo.json", "giantsteps.json"}) {
+    const Suite s = Suite::load(mcpt::testutil::source_dir() / "configs" / name);
+    EXPECT_FALSE(s.encoders.empty()) << name;
+    EXPECT_FALSE(s.probes.empty()) << name;
+    EXPECT_TRUE(s.output.is_absolute());
+  }
+  const Suite gs = Suite::load(mcpt::testutil::source_dir() / "configs" / "giantsteps.json");
+  EXPECT_EQ(gs.protocol.train.text(), "mtg:train");
+  EXPECT_EQ(gs.protocol.test.at(0).text(), "gs:test");
+  EXPECT_EQ(gs.protocol.aggregation, mcpt::harness::Aggregation::kMeanLogits);
+}
+
+TEST(Suite, DefaultsAndRelativePaths) {
+  const Suite s = Suite::parse(minimal(), "/tmp/suites/x.json");
+  EXPECT_EQ(s.seed, 1u);
+  EXPECT_EQ(s.output, fs::path("/tmp/suites/runs/t"));
+  EXPECT_EQ(s.datasets.at("s").root, fs::path("/tmp/suites/data/s"));
+  EXPECT_EQ(s.encoders.at(0).name, "chroma");
+  EXPECT_EQ(s.statistics.seeds, 1);
+  EXPECT_FALSE(s.metric.allow_descending_fifths);
+  EXPECT_EQ(s.hash, Suite::parse(minimal(), "/tmp/suites/x.json").hash);
+}
+
+TEST(Suite, ErrorsNameTheJsonPath) {
+  auto j = minimal();
+  j["nmae"] = 1;
+  EXPECT_NE(error_of(j).find("suite.nmae: unknown key"), std::string::npos);
+  j = minimal();
+  j["seed"] = "one";
+  EXPECT_NE(error_of(j).find("suite.seed: expected integer, got string \"one\""), std::string::npos);
+  j = minimal();
+  j.erase("datasets");
+  EXPECT_NE(error_of(j).find("suite.datasets: missing required key"), std::string::npos);
+  j = minimal();
+  j["encoders"][0]["type"] = "crhoma";
+  EXPECT_NE(error_of(j).find("suite.encoders[0].type: unknown encoder type \"crhoma\" (did you mean \"chroma\""),
+            std::string::npos);
+  j = minimal();
+  j["datasets"]["s"]["type"] = "giantstep-key";
+  EXPECT_NE(error_of(j).find("suite.datasets.s.type: unknown dataset type"), std::string::npos);
+  j = minimal();
+  j["protocol"]["train"] = "q:train";
+  EXPECT_NE(error_of(j).find("suite.protocol.train: unknown dataset \"q\""), std::string::npos);
+  j = minimal();
+  j["protocol"]["valid"] = "s:validation";
+  EXPECT_NE(error_of(j).find("suite.protocol.valid: unknown split"), std::string::npos);
+  j = minimal();
+  j["protocol"]["test"] = "s:train";
+  EXPECT_NE(error_of(j).find("overlaps the training"), std::string::npos);
+  j = minimal();
+  j["encoders"].push_back({{"type", "chroma"}});
+  EXPECT_NE(error_of(j).find("suite.encoders[1].name: duplicate encoder name"), std::string::npos);
+  j = minimal();
+  j["probes"].push_back({{"type", "linear"}});
+  EXPECT_NE(error_of(j).find("suite.probes[1]: duplicate probe"), std::string::npos);
+  j = minimal();
+  j["statistics"] = {{"seeds", 0}};
+  EXPECT_NE(error_of(j).find("suite.statistics.seeds: 0 is out of range"), std::string::npos);
+  j = minimal();
+  j["protocol"]["aggregation"] = "max";
+  EXPECT_NE(error_of(j).find("suite.protocol.aggregation"), std::string::npos);
+  j = minimal();
+  j["encoders"] = nlohmann::json::array();
+  EXPECT_NE(error_of(j).find("suite.encoders: expected a non-empty array"), std::string::npos);
+  EXPECT_NE(error_of(nlohmann::json::array()).find("suite: expected object"), std::string::npos);
+}
+
+TEST(Suite, FileErrorsNameTheFile) {
+  mcpt::testutil::TempDir dir("suite");
+  try {
+    Suite::load(dir / "absent.json");
+    FAIL();
+  } catch (const mcpt::Error& e) {
+    EXPECT_NE(std::string(e.what()).find("absent.json: no such suite file"), std::string::npos);
+  }
+  mcpt::testutil::write_text(dir / "broken.json", "{\"name\": ");
+  try {
+    Suite::load(dir / "broken.json");
+    FAIL();
+  } catch (const mcpt::Error& e) {
+    EXPECT_NE(std::string(e.what()).find("broken.json: not valid JSON"), std::string::npos);
+  }
+  auto j = minimal();
+  j["probes"][0]["lr"] = -1;
+  mcpt::testutil::write_text(dir / "bad.json", j.dump());
+  try {
+    Suite::load(dir / "bad.json");
+    FAIL();
+  } catch (const mcpt::Error& e) {
+    EXPECT_NE(std::string(e.what()).find("bad.json: suite.probes[0].lr"), std::string::npos);
+  }
+}
