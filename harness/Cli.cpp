@@ -59,6 +59,7 @@ int cli_main(int argc, char** argv) {
   app.add_flag("-q,--quiet", quiet, "Print only results and errors");
   app.add_flag("-v,--verbose", verbose, "Print more detail");
   app.require_subcommand(1);
+  app.fallthrough();  // global flags (-q, -v) may follow the subcommand
   auto verbosity = [&] { return quiet ? Verbosity::kQuiet : verbose ? Verbosity::kVerbose : Verbosity::kNormal; };
 
   // run
@@ -127,7 +128,6 @@ int cli_main(int argc, char** argv) {
       fmt::print("{}", r.plan);
       return 0;
     }
-    if (!quiet) log_line(o.verbosity, r.plan);
     fmt::print("{}\nreport: {}\n", r.table, r.report_path.string());
     return 0;
   }

@@ -21,6 +21,7 @@
 #include "harness/encoders/Encoder.h"
 #include "probes/Probe.h"
 #include "reports/Metrics.h"
+#include "reports/Plot.h"
 #include "reports/Report.h"
 
 namespace fs = std::filesystem;
@@ -260,6 +261,7 @@ RunOutcome run_suite(const Suite& suite, const RunOptions& options) {
   plan << fmt::format("  output {}\n", suite.output.string());
   outcome.plan = plan.str();
   if (options.dry_run) return outcome;
+  log_line(v, outcome.plan);
 
   // --- Every track we will need must have audio; say so before computing anything.
   {
@@ -490,6 +492,7 @@ RunOutcome run_suite(const Suite& suite, const RunOptions& options) {
   reports::write_file_atomic(suite.output / "results.md", reports::render_table(report, reports::TableFormat::kMarkdown));
   reports::write_file_atomic(suite.output / "results.csv", reports::render_table(report, reports::TableFormat::kCsv));
   reports::write_file_atomic(suite.output / "results.tex", reports::render_table(report, reports::TableFormat::kLatex));
+  reports::write_plots(report, suite.output);
   outcome.report = std::move(report);
   return outcome;
 }

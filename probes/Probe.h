@@ -22,9 +22,9 @@ struct ProbeConfig {
   std::vector<int> hidden;      // mlp hidden widths, e.g. {2048}
   double dropout = 0.0;
   bool batch_norm = false;
-  double lr = 1e-3;
+  double lr = 1e-3;  // from_json: 1e-2 for linear, 1e-3 for mlp
   double weight_decay = 1e-4;
-  int epochs = 200;        // upper bound; early stopping usually ends sooner
+  int epochs = 500;        // upper bound; early stopping usually ends sooner
   int batch_size = 256;
   int patience = 20;       // epochs without a better validation loss before stopping
   bool class_weighting = false;  // weight the loss by inverse class frequency (train split)

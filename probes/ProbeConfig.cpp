@@ -30,9 +30,10 @@ ProbeConfig ProbeConfig::from_json(const nlohmann::json& j, const std::string& p
   }
   c.dropout = o.get_number("dropout", c.type == "mlp" ? 0.5 : 0.0, 0.0, 0.99);
   c.batch_norm = o.get_bool("batch_norm", false);
-  c.lr = o.get_number("lr", 1e-3, 1e-7, 10.0);
+  // Adam on standardised features: a softmax regression tolerates (and needs) a larger step.
+  c.lr = o.get_number("lr", c.type == "linear" ? 1e-2 : 1e-3, 1e-7, 10.0);
   c.weight_decay = o.get_number("weight_decay", 1e-4, 0.0, 10.0);
-  c.epochs = static_cast<int>(o.get_int("epochs", 200, 1, 100000));
+  c.epochs = static_cast<int>(o.get_int("epochs", 500, 1, 100000));
   c.batch_size = static_cast<int>(o.get_int("batch_size", 256, 1, 1 << 20));
   c.patience = static_cast<int>(o.get_int("patience", 20, 1, 100000));
   c.class_weighting = o.get_bool("class_weighting", false);
