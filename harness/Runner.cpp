@@ -359,11 +359,16 @@ RunOutcome run_suite(const Suite& suite, const RunOptions& options) {
         std::uint64_t seed;
         probes::Selection sel;
       };
-      std::vector<SeedRun> runs;
+      std::vector<SeedRun> runs(static_cast<size_t>(suite.statistics.seeds));
       {
         Progress progress(fmt::format("probe [{} / {}]", ec.name, pc.label()),
                           suite.statistics.seeds * static_cast<std::int64_t>(pc.grid_points().size()), v, "fits");
-        for (int si = 0; si < suite.statistics.seeds; ++si) {
+        // Seeds train side by side, one compute thread each: small probes gain more from this than
+        // from splitting each matrix product. Each fit is deterministic for its seed (probes/Probe.cpp).
+        const bool parallel_seeds = suite.statistics.seeds > 1 && threads > 1 && pc.device == "cpu";
+        const int torch_threads = probes::compute_threads();
+        if (parallel_seeds) probes::set_compute_threads(1);
+        parallel_for(runs.size(), parallel_seeds ? threads : 1, [&](size_t si) {
           const std::uint64_t seed = suite.seed + static_cast<std::uint64_t>(si);
           auto valid_score = [&](const Matrix& logits) {
             progress.advance();
@@ -373,9 +378,10 @@ RunOutcome run_suite(const Suite& suite, const RunOptions& options) {
               s += datasets::weighted_score(fvalid.tracks[t]->key, Key::from_index(pred[t]), suite.metric);
             return s / double(pred.size());
           };
-          runs.push_back({seed, probes::select_on_validation(pc, ftrain.x, ftrain.y, fvalid.x, fvalid.y,
-                                                             Key::kNumClasses, seed, valid_score)});
-        }
+          runs[si] = {seed, probes::select_on_validation(pc, ftrain.x, ftrain.y, fvalid.x, fvalid.y,
+                                                         Key::kNumClasses, seed, valid_score)};
+        });
+        if (parallel_seeds) probes::set_compute_threads(torch_threads);
       }
       for (size_t ti = 0; ti < tests.size(); ++ti) {
         const Features& ft = ftests[ti];

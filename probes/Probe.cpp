@@ -3,7 +3,9 @@
 
 #include <algorithm>
 #include <cmath>
+#include <dlfcn.h>
 #include <limits>
+#include <mutex>
 
 #include <fmt/format.h>
 #include <torch/torch.h>
@@ -43,8 +45,11 @@ class TorchProbe final : public Probe {
       throw Error("probe: labels and features differ in count");
     for (int y : y_train)
       if (y < 0 || y >= num_classes) throw Error(fmt::format("probe: training label {} outside [0, {})", y, num_classes));
-    torch::manual_seed(seed);
+    // Every random draw of this fit comes from its own generator (weight initialisation under a
+    // lock, since LibTorch initialises from the global one), so fits can run on several threads at
+    // once and each stays deterministic for its seed.
     auto gen = at::make_generator<at::CPUGeneratorImpl>(seed);
+    gen_ = gen;
 
     // Standardise with statistics of the training split only.
     torch::Tensor xt = to_tensor(x_train);
@@ -55,7 +60,12 @@ class TorchProbe final : public Probe {
     torch::Tensor yt = labels_tensor(y_train).to(device_);
     torch::Tensor yv = labels_tensor(y_valid).to(device_);
 
-    build(x_train.cols, num_classes);
+    {
+      static std::mutex init_mutex;
+      std::lock_guard<std::mutex> lock(init_mutex);
+      torch::manual_seed(seed);
+      build(x_train.cols, num_classes);
+    }
     torch::Tensor class_w;
     if (config_.class_weighting) {
       auto counts = torch::bincount(labels_tensor(y_train), {}, num_classes).to(torch::kFloat32);
@@ -84,7 +94,7 @@ class TorchProbe final : public Probe {
         auto idx = perm.slice(0, b, std::min(n, b + bs));
         if (idx.size(0) < 2 && config_.batch_norm) continue;
         opt.zero_grad();
-        auto loss = loss_fn(net_->forward(xt.index_select(0, idx)), yt.index_select(0, idx));
+        auto loss = loss_fn(forward(xt.index_select(0, idx), true), yt.index_select(0, idx));
         loss.backward();
         opt.step();
         total += loss.item<double>() * double(idx.size(0));
@@ -93,7 +103,7 @@ class TorchProbe final : public Probe {
       {
         torch::NoGradGuard ng;
         net_->eval();
-        vloss = loss_fn(net_->forward(xv), yv).item<double>();
+        vloss = loss_fn(forward(xv, false), yv).item<double>();
       }
       log_["train_loss"].push_back(total / double(n));
       log_["valid_loss"].push_back(vloss);
@@ -128,7 +138,7 @@ class TorchProbe final : public Probe {
     Matrix out;
     if (x.rows == 0) return out;
     auto xt = ((to_tensor(x) - mean_) / std_).to(device_);
-    auto logits = net_->forward(xt).to(torch::kCPU).contiguous();
+    auto logits = forward(xt, false).to(torch::kCPU).contiguous();
     out.rows = logits.size(0);
     out.cols = logits.size(1);
     out.data.assign(logits.data_ptr<float>(), logits.data_ptr<float>() + logits.numel());
@@ -138,20 +148,40 @@ class TorchProbe final : public Probe {
   nlohmann::json training_log() const override { return log_; }
 
  private:
+  // Inverted dropout drawn from this fit's generator (torch::nn::Dropout would use the global one).
+  torch::Tensor dropout(const torch::Tensor& x) const {
+    const double keep = 1.0 - config_.dropout;
+    if (x.is_cuda()) return torch::dropout(x, config_.dropout, true);
+    auto mask = torch::bernoulli(torch::full_like(x, keep), gen_);
+    return x * mask / keep;
+  }
+
+  torch::Tensor forward(torch::Tensor x, bool training) const {
+    if (training && input_dropout_) x = dropout(x);
+    size_t i = 0;
+    for (auto& m : *net_) {
+      x = m.forward(x);
+      if (training && i < drop_after_.size() && drop_after_[i]) x = dropout(x);
+      ++i;
+    }
+    return x;
+  }
+
   void build(int64_t in, int num_classes) {
     net_ = torch::nn::Sequential();
+    drop_after_.clear();
     int64_t width = in;
     if (config_.type == "mlp") {
       for (int h : config_.hidden) {
         net_->push_back(torch::nn::Linear(width, h));
         if (config_.batch_norm) net_->push_back(torch::nn::BatchNorm1d(h));
         net_->push_back(torch::nn::ReLU());
-        if (config_.dropout > 0) net_->push_back(torch::nn::Dropout(config_.dropout));
+        drop_after_.resize(net_->size(), false);
+        drop_after_.back() = config_.dropout > 0;
         width = h;
       }
-    } else if (config_.dropout > 0) {
-      net_->push_back(torch::nn::Dropout(config_.dropout));
     }
+    input_dropout_ = config_.type != "mlp" && config_.dropout > 0;
     net_->push_back(torch::nn::Linear(width, num_classes));
     net_->to(device_);
   }
@@ -159,6 +189,9 @@ class TorchProbe final : public Probe {
   ProbeConfig config_;
   torch::Device device_;
   mutable torch::nn::Sequential net_{nullptr};
+  std::vector<bool> drop_after_;  // dropout after module i (after each hidden activation)
+  bool input_dropout_ = false;
+  mutable at::Generator gen_;
   torch::Tensor mean_, std_;
   nlohmann::json log_;
 };
@@ -188,6 +221,29 @@ class IdentityProbe final : public Probe {
 };
 
 }  // namespace
+
+namespace {
+// OpenBLAS (Debian's fast libblas.so.3) keeps its own thread pool beside LibTorch's; with several
+// fits running at once the two pools oversubscribe the cores (measured: 3-4x slower on 2 cores).
+// Found at run time, so any other BLAS works unchanged.
+using BlasSetThreads = void (*)(int);
+using BlasGetThreads = int (*)();
+BlasSetThreads blas_set_threads() {
+  static auto f = reinterpret_cast<BlasSetThreads>(::dlsym(RTLD_DEFAULT, "openblas_set_num_threads"));
+  return f;
+}
+BlasGetThreads blas_get_threads() {
+  static auto f = reinterpret_cast<BlasGetThreads>(::dlsym(RTLD_DEFAULT, "openblas_get_num_threads"));
+  return f;
+}
+}  // namespace
+
+int compute_threads() { return torch::get_num_threads(); }
+void set_compute_threads(int n) {
+  static const int blas_default = blas_get_threads() ? blas_get_threads()() : 0;
+  torch::set_num_threads(n);
+  if (blas_set_threads() && blas_default > 0) blas_set_threads()(n == 1 ? 1 : blas_default);
+}
 
 std::unique_ptr<Probe> make_probe(const ProbeConfig& config) {
   if (config.type == "none") return std::make_unique<IdentityProbe>();

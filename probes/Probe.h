@@ -72,4 +72,8 @@ Selection select_on_validation(const ProbeConfig& config, const Matrix& x_train,
 
 std::vector<std::string> probe_types();
 
+// Threads LibTorch uses inside one operation (process-wide).
+int compute_threads();
+void set_compute_threads(int n);
+
 }  // namespace mcpt::probes

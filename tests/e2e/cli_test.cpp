@@ -161,6 +161,11 @@ TEST(Cli, RunScoresEveryTestTrackAndIsDeterministic) {
   EXPECT_EQ(again["provenance"]["cache"]["misses"], 0);
   EXPECT_EQ(again["results"], report["results"]);
 
+  // One thread (seeds trained one after another) gives the same numbers as several side by side.
+  r = run_cli(fmt::format("run '{}' -q --threads 1", (dir / "suite.json").string()));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(read_json(out / "report.json")["results"], report["results"]);
+
   // table subcommand reads the report back.
   r = run_cli(fmt::format("table '{}' --format csv", (out / "report.json").string()));
   EXPECT_EQ(r.exit_code, 0);
