@@ -39,17 +39,7 @@ const Track* find_track(const Dataset& ds, const std::string& id) {
   return nullptr;
 }
 
-// The message of the mcpt::Error thrown by f, or "" (and a test failure) when none is thrown.
-template <class F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const mcpt::Error& e) {
-    return e.what();
-  }
-  ADD_FAILURE() << "expected mcpt::Error";
-  return "";
-}
+using mcpt::testutil::error_of;
 
 // Stand-in audio: a short MP3 in the annotated key at the path the loader expects.
 void write_stand_in(const Track& t) {

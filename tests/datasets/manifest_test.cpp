@@ -14,18 +14,8 @@ using mcpt::testutil::write_text;
 
 namespace {
 
-template <class F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const mcpt::Error& e) {
-    return e.what();
-  }
-  ADD_FAILURE() << "expected mcpt::Error";
-  return "";
-}
+using mcpt::testutil::error_of;
 
-#define EXPECT_HAS(msg, part) EXPECT_NE((msg).find(part), std::string::npos) << (msg)
 
 }  // namespace
 

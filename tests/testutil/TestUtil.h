@@ -4,8 +4,14 @@
 #include <string>
 #include <vector>
 
+#include <gtest/gtest.h>
+
 #include "datasets/Audio.h"
+#include "datasets/Error.h"
 #include "datasets/Key.h"
+
+// Expects `part` inside the string `msg`, printing the whole message when it is not.
+#define EXPECT_HAS(msg, part) EXPECT_NE((msg).find(part), std::string::npos) << (msg)
 
 namespace mcpt::testutil {
 
@@ -40,6 +46,18 @@ CommandResult run_cli(const std::string& args);
 
 std::string read_text(const std::filesystem::path& p);
 void write_text(const std::filesystem::path& p, const std::string& text);
+
+// The message of the mcpt::Error thrown by f, or "" (and a test failure) when none is thrown.
+template <class F>
+std::string error_of(F&& f) {
+  try {
+    f();
+  } catch (const mcpt::Error& e) {
+    return e.what();
+  }
+  ADD_FAILURE() << "expected mcpt::Error";
+  return "";
+}
 
 std::filesystem::path test_data();    // tests/data
 std::filesystem::path source_dir();   // project root
