@@ -7,12 +7,16 @@ pkgs=(
   libtorch-dev                       # ViT encoders, probes (LibTorch 1.13 in Debian 12)
   libopenblas0-pthread               # fast BLAS for LibTorch (the default libblas.so.3 is the slow reference BLAS)
   librubberband-dev                  # pitch shift / time stretch
+  rubberband-cli                     # the `rubberband` tool, for the side-by-side benchmark and reference checks
+  libplplot-dev plplot-driver-cairo  # publication plots (PDF, SVG, PNG through cairo)
   libsndfile1-dev                    # WAV/FLAC/OGG/MP3 decoding
   libsamplerate0-dev                 # band-limited resampling
   libfluidsynth-dev timgm6mb-soundfont  # synthetic corpus: real General MIDI synthesis
   nlohmann-json3-dev libfmt-dev libcli11-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   python3 python3-mir-eval python3-jsonschema python3-numpy  # reference checks in tests
+  python3-torch                      # Python reference of the MCPT ViT; TorchScript test modules
+  python3-sklearn                    # side-by-side probe benchmark (LogisticRegression)
 )
 missing=()
 for p in "${pkgs[@]}"; do
