@@ -33,6 +33,16 @@ class Encoder {
   virtual int sample_rate() const = 0;          // the rate embed() expects
   virtual double segment_seconds() const = 0;   // audio per embed() call; tracks are cut to this
   virtual Embedding embed(const datasets::Audio& segment) const = 0;
+  // Several segments at once (batched inference where the encoder supports it); same results as
+  // calling embed() on each.
+  virtual std::vector<Embedding> embed_batch(const std::vector<datasets::Audio>& segments) const {
+    std::vector<Embedding> out;
+    out.reserve(segments.size());
+    for (const auto& s : segments) out.push_back(embed(s));
+    return out;
+  }
+  // How many layers embed() returns (layer sweeps select among them; the last is the default).
+  virtual int num_layers() const { return 1; }
   // Changes whenever weights or configuration change, so cached embeddings are never stale.
   virtual std::string fingerprint() const = 0;
   virtual nlohmann::json spec() const = 0;      // the full configuration, for the report
