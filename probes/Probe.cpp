@@ -120,6 +120,11 @@ class TorchProbe final : public Probe {
         break;
       }
     }
+    if (best_state.empty())  // every validation loss was NaN/Inf: there are no weights worth keeping
+      throw Error(fmt::format("probe {}: training diverged (validation loss {} in every epoch); lower lr (now {:g}) or "
+                              "check the features for NaN/Inf",
+                              config_.label(), log_["valid_loss"].empty() ? 0.0 : log_["valid_loss"].back().get<double>(),
+                              config_.lr));
     {
       torch::NoGradGuard ng;
       size_t i = 0;
@@ -146,6 +151,14 @@ class TorchProbe final : public Probe {
   }
 
   nlohmann::json training_log() const override { return log_; }
+  Standardisation standardisation() const override {
+    Standardisation st;
+    if (!mean_.defined()) return st;
+    auto m = mean_.contiguous(), sd = std_.contiguous();
+    st.mean.assign(m.data_ptr<float>(), m.data_ptr<float>() + m.numel());
+    st.scale.assign(sd.data_ptr<float>(), sd.data_ptr<float>() + sd.numel());
+    return st;
+  }
 
  private:
   // Inverted dropout drawn from this fit's generator (torch::nn::Dropout would use the global one).
@@ -209,6 +222,7 @@ class IdentityProbe final : public Probe {
     return x;
   }
   nlohmann::json training_log() const override { return {{"epochs_run", 0}, {"note", "no training (type none)"}}; }
+  Standardisation standardisation() const override { return {}; }
 
  private:
   static void check(const Matrix& x, int num_classes) {

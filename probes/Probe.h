@@ -29,6 +29,10 @@ struct ProbeConfig {
   int patience = 20;       // epochs without a better validation loss before stopping
   bool class_weighting = false;  // weight the loss by inverse class frequency (train split)
   std::string device = "cpu";    // "cpu", "cuda", "cuda:1", "auto"
+  // A named set of defaults applied before the suite's own keys (which override it):
+  // "keymyna" = the seed paper's probe for MCPT features (arXiv 2604.10021): one hidden layer of
+  // 2048, dropout 0.75, batch 64, lr 3e-4, weight decay 1e-4 (mlp only).
+  std::string preset;
   // Hyper-parameter grid: name -> values, for lr, weight_decay, dropout, epochs, batch_size, hidden
   // (width of a single hidden layer). Selected on validation only.
   std::map<std::string, std::vector<double>> grid;
@@ -53,7 +57,16 @@ class Probe {
   virtual Matrix predict(const Matrix& x) const = 0;
   // What training did: epochs run, best epoch, best validation loss, per-epoch losses.
   virtual nlohmann::json training_log() const = 0;
+  // The feature standardisation fitted on the training split: x' = (x - mean) / scale per column.
+  // Empty for probes that do not standardise ("none").
+  struct Standardisation {
+    std::vector<float> mean, scale;
+  };
+  virtual Standardisation standardisation() const = 0;
 };
+
+// Names of the presets ProbeConfig::from_json knows.
+std::vector<std::string> probe_presets();
 
 std::unique_ptr<Probe> make_probe(const ProbeConfig& config);
 

@@ -11,6 +11,7 @@
 namespace mcpt::probes {
 
 std::vector<std::string> probe_types() { return {"linear", "mlp", "none"}; }
+std::vector<std::string> probe_presets() { return {"keymyna"}; }
 
 ProbeConfig ProbeConfig::from_json(const nlohmann::json& j, const std::string& path) {
   JsonObject o(j, path);
@@ -24,17 +25,39 @@ ProbeConfig ProbeConfig::from_json(const nlohmann::json& j, const std::string& p
     o.finish();
     return c;
   }
+  // Preset defaults first; the keys below fall back to them, so explicit keys override the preset.
+  std::vector<std::int64_t> hidden_default = {512};
+  double dropout_default = c.type == "mlp" ? 0.5 : 0.0;
+  // Adam on standardised features: a softmax regression tolerates (and needs) a larger step.
+  double lr_default = c.type == "linear" ? 1e-2 : 1e-3;
+  double weight_decay_default = 1e-4;
+  std::int64_t batch_default = 256;
+  c.preset = o.get_string("preset", "");
+  if (!c.preset.empty()) {
+    const auto presets = probe_presets();
+    if (std::find(presets.begin(), presets.end(), c.preset) == presets.end())
+      throw Error(fmt::format("{}: {}", o.path_of("preset"), unknown_name_message("probe preset", c.preset, presets)));
+    if (c.type != "mlp")
+      throw Error(fmt::format("{}: preset \"{}\" is an mlp probe (set \"type\": \"mlp\")", o.path_of("preset"), c.preset));
+    // keymyna: the seed paper's probe on MCPT features (arXiv 2604.10021).
+    hidden_default = {2048};
+    dropout_default = 0.75;
+    lr_default = 3e-4;
+    weight_decay_default = 1e-4;
+    batch_default = 64;
+  }
   if (c.type == "mlp") {
-    for (auto w : o.get_ints("hidden", {512}, 1, 1 << 16)) c.hidden.push_back(static_cast<int>(w));
+    for (auto w : o.get_ints("hidden", hidden_default, 1, 1 << 16)) c.hidden.push_back(static_cast<int>(w));
     if (c.hidden.empty()) throw Error(fmt::format("{}: an mlp needs at least one hidden layer", o.path_of("hidden")));
   }
-  c.dropout = o.get_number("dropout", c.type == "mlp" ? 0.5 : 0.0, 0.0, 0.99);
+  c.dropout = o.get_number("dropout", dropout_default, 0.0, 0.99);
   c.batch_norm = o.get_bool("batch_norm", false);
-  // Adam on standardised features: a softmax regression tolerates (and needs) a larger step.
-  c.lr = o.get_number("lr", c.type == "linear" ? 1e-2 : 1e-3, 1e-7, 10.0);
-  c.weight_decay = o.get_number("weight_decay", 1e-4, 0.0, 10.0);
+  if (c.batch_norm && c.type != "mlp")
+    throw Error(fmt::format("{}: only an mlp probe has hidden layers to normalise", o.path_of("batch_norm")));
+  c.lr = o.get_number("lr", lr_default, 1e-7, 10.0);
+  c.weight_decay = o.get_number("weight_decay", weight_decay_default, 0.0, 10.0);
   c.epochs = static_cast<int>(o.get_int("epochs", 500, 1, 100000));
-  c.batch_size = static_cast<int>(o.get_int("batch_size", 256, 1, 1 << 20));
+  c.batch_size = static_cast<int>(o.get_int("batch_size", batch_default, 1, 1 << 20));
   c.patience = static_cast<int>(o.get_int("patience", 20, 1, 100000));
   c.class_weighting = o.get_bool("class_weighting", false);
   c.device = o.get_string("device", "cpu");
@@ -73,6 +96,7 @@ nlohmann::json ProbeConfig::to_json() const {
     j["batch_norm"] = batch_norm;
   }
   if (!name.empty()) j["name"] = name;
+  if (!preset.empty()) j["preset"] = preset;
   if (!grid.empty()) j["grid"] = grid;
   return j;
 }

@@ -7,24 +7,6 @@
 
 namespace mcpt::reports {
 
-namespace {
-// splitmix64: a small, portable generator, so bootstrap draws are the same on every platform.
-struct SplitMix64 {
-  std::uint64_t s;
-  std::uint64_t next() {
-    std::uint64_t z = (s += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-  }
-  std::uint64_t below(std::uint64_t n) {  // unbiased by rejection
-    const std::uint64_t limit = ~0ull - (~0ull % n);
-    std::uint64_t x;
-    do x = next(); while (x >= limit);
-    return x % n;
-  }
-};
-
 double quantile_sorted(const std::vector<double>& v, double q) {
   if (v.empty()) return 0.0;
   const double pos = q * double(v.size() - 1);
@@ -32,7 +14,6 @@ double quantile_sorted(const std::vector<double>& v, double q) {
   const size_t hi = std::min(v.size() - 1, lo + 1);
   return v[lo] + (v[hi] - v[lo]) * (pos - double(lo));
 }
-}  // namespace
 
 Interval bootstrap_mean_ci(const std::vector<double>& values, const BootstrapOptions& options) {
   if (values.empty() || options.resamples <= 0) return {};

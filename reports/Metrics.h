@@ -35,6 +35,26 @@ struct KeyMetrics {
   nlohmann::json to_json() const;
 };
 
+// splitmix64: a small, portable generator, so bootstrap draws are the same on every platform.
+struct SplitMix64 {
+  std::uint64_t s;
+  std::uint64_t next() {
+    std::uint64_t z = (s += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+  }
+  std::uint64_t below(std::uint64_t n) {  // uniform in [0, n), unbiased by rejection
+    const std::uint64_t limit = ~0ull - (~0ull % n);
+    std::uint64_t x;
+    do x = next(); while (x >= limit);
+    return x % n;
+  }
+};
+
+// Quantile q of sorted values, linear interpolation between order statistics (numpy's default).
+double quantile_sorted(const std::vector<double>& sorted, double q);
+
 struct BootstrapOptions {
   int resamples = 1000;
   double level = 0.95;

@@ -4,12 +4,15 @@
 #include <random>
 #include <set>
 #include <tuple>
+#include <type_traits>
+#include <functional>
 #include <algorithm>
 
 #include <gtest/gtest.h>
 
 #include "datasets/Error.h"
 #include "probes/Probe.h"
+#include "testutil/TestUtil.h"
 
 using mcpt::probes::Matrix;
 using mcpt::probes::ProbeConfig;
@@ -211,4 +214,221 @@ TEST(ProbeConfig, GridExpandsToEveryCombination) {
   std::set<std::tuple<double, int, double>> seen;
   for (const auto& p : points) seen.insert({p.lr, p.hidden.at(0), p.dropout});
   EXPECT_EQ(seen.size(), 12u);
+}
+
+// --- The classic probing mistakes, each with a test that fails if the mistake is made.
+namespace {
+
+// XOR of the signs of the first two dimensions (plus noise dimensions): no linear separator exists.
+void xor_data(int n, int dim, unsigned seed, Matrix& x, std::vector<int>& y) {
+  std::mt19937 rng(seed);
+  std::normal_distribution<float> noise(0.0f, 1.0f);
+  std::uniform_int_distribution<int> bit(0, 1);
+  x = Matrix(n, dim);
+  y.clear();
+  for (int i = 0; i < n; ++i) {
+    const int a = bit(rng), b = bit(rng);
+    x.at(i, 0) = (a ? 2.0f : -2.0f) + 0.5f * noise(rng);
+    x.at(i, 1) = (b ? 2.0f : -2.0f) + 0.5f * noise(rng);
+    for (int d = 2; d < dim; ++d) x.at(i, d) = noise(rng);
+    y.push_back(a ^ b);
+  }
+}
+
+// Two overlapping classes, class 1 rare (1 in 10): without weighting, the probe favours class 0.
+void imbalanced(int n, unsigned seed, Matrix& x, std::vector<int>& y) {
+  std::mt19937 rng(seed);
+  std::normal_distribution<float> noise(0.0f, 1.0f);
+  x = Matrix(n, 4);
+  y.clear();
+  for (int i = 0; i < n; ++i) {
+    const int c = i % 10 == 0 ? 1 : 0;
+    for (int d = 0; d < 4; ++d) x.at(i, d) = noise(rng) + (d == 0 && c ? 1.2f : 0.0f);
+    y.push_back(c);
+  }
+}
+
+double recall(const Matrix& logits, const std::vector<int>& y, int cls) {
+  int hit = 0, total = 0;
+  for (int64_t r = 0; r < logits.rows; ++r) {
+    if (y[size_t(r)] != cls) continue;
+    ++total;
+    const float* l = logits.row(r);
+    hit += int(std::max_element(l, l + logits.cols) - l) == cls;
+  }
+  return double(hit) / double(total);
+}
+
+std::vector<float> column_means(const Matrix& x) {
+  std::vector<double> s(size_t(x.cols), 0.0);
+  for (int64_t r = 0; r < x.rows; ++r)
+    for (int64_t c = 0; c < x.cols; ++c) s[size_t(c)] += x.at(r, c);
+  std::vector<float> out;
+  for (double v : s) out.push_back(float(v / double(x.rows)));
+  return out;
+}
+
+}  // namespace
+
+TEST(ProbeMistakes, ScalerIsFittedOnTrainingDataOnly) {
+  Matrix xt, xv, xs;
+  std::vector<int> yt, yv, ys;
+  blobs(10, 24, 24, 3.0, 1, xt, yt);
+  blobs(4, 24, 24, 3.0, 2, xv, yv);
+  blobs(4, 24, 24, 3.0, 3, xs, ys);
+  auto p = mcpt::probes::make_probe(config("linear"));
+  p->fit(xt, yt, xv, yv, 24, 5);
+  const auto st = p->standardisation();
+  // The mean is the training split's column mean (a scaler fitted on train+valid or test would differ).
+  const auto mt = column_means(xt);
+  ASSERT_EQ(st.mean.size(), mt.size());
+  for (size_t c = 0; c < mt.size(); ++c) EXPECT_NEAR(st.mean[c], mt[c], 1e-4) << c;
+  // Predicting on shifted test data changes nothing about the scaler.
+  Matrix shifted = xs;
+  for (auto& v : shifted.data) v += 50.0f;
+  p->predict(shifted);
+  const auto after = p->standardisation();
+  EXPECT_EQ(after.mean, st.mean);
+  EXPECT_EQ(after.scale, st.scale);
+  // A shifted validation split (used for early stopping) does not move it either.
+  Matrix xv_shifted = xv;
+  for (auto& v : xv_shifted.data) v += 50.0f;
+  auto q = mcpt::probes::make_probe(config("linear"));
+  q->fit(xt, yt, xv_shifted, yv, 24, 5);
+  EXPECT_EQ(q->standardisation().mean, st.mean);
+  EXPECT_EQ(q->standardisation().scale, st.scale);
+}
+
+TEST(ProbeMistakes, EarlyStoppingRestoresACopyIncludingBatchNormStatistics) {
+  // An MLP with batch norm overfits few noisy rows; the restored network (weights and running
+  // statistics) must reproduce the best epoch's validation loss: restoring the last epoch, or keeping
+  // references to the live parameters, or forgetting the batch-norm buffers, each breaks this.
+  Matrix xt, xv;
+  std::vector<int> yt, yv;
+  blobs(4, 4, 100, 1.0, 21, xt, yt);
+  blobs(20, 4, 100, 1.0, 22, xv, yv);
+  auto c = ProbeConfig::from_json({{"type", "mlp"}, {"hidden", {64}}, {"batch_norm", true}, {"dropout", 0.0},
+                                   {"lr", 0.01}, {"epochs", 120}, {"patience", 120}, {"batch_size", 8}},
+                                  "p");
+  auto p = mcpt::probes::make_probe(c);
+  p->fit(xt, yt, xv, yv, 4, 3);
+  const auto log = p->training_log();
+  ASSERT_LT(log["best_epoch"].get<int>(), 110) << "no overfitting; the test needs the best epoch well before the last";
+  EXPECT_LT(log["best_valid_loss"].get<double>(), log["valid_loss"].back().get<double>() - 1e-3);
+  EXPECT_NEAR(cross_entropy(p->predict(xv), yv), log["best_valid_loss"].get<double>(), 1e-4);
+  // Predicting does not change the model (eval mode: no running-statistics updates).
+  EXPECT_EQ(p->predict(xv).data, p->predict(xv).data);
+}
+
+TEST(ProbeMistakes, SelectionCannotReceiveTestData) {
+  // By construction: the selection's signature has the training and validation splits only; a test
+  // split (or its labels) cannot be passed. Changing that signature breaks this line at compile time.
+  using Signature = mcpt::probes::Selection (*)(const ProbeConfig&, const Matrix&, const std::vector<int>&,
+                                                const Matrix&, const std::vector<int>&, int, std::uint64_t,
+                                                const std::function<double(const Matrix&)>&);
+  static_assert(std::is_same_v<decltype(&mcpt::probes::select_on_validation), Signature>,
+                "select_on_validation must see the training and validation splits only");
+  // Instrumented: the score callback receives exactly the validation predictions of each candidate.
+  Matrix xt, xv, xs;
+  std::vector<int> yt, yv, ys;
+  blobs(8, 24, 24, 2.0, 1, xt, yt);
+  blobs(3, 24, 24, 2.0, 2, xv, yv);
+  blobs(5, 24, 24, 2.0, 3, xs, ys);
+  auto c = ProbeConfig::from_json({{"type", "linear"}, {"epochs", 30}, {"grid", {{"lr", {0.3, 0.01, 0.0001}}}}}, "p");
+  std::vector<Matrix> seen;
+  auto score = [&](const Matrix& logits) {
+    seen.push_back(logits);
+    return accuracy(logits, yv);
+  };
+  auto run = [&](const std::vector<int>& test_labels) {
+    // The protocol as the runner follows it: select on validation, then score the test split once.
+    seen.clear();
+    auto sel = mcpt::probes::select_on_validation(c, xt, yt, xv, yv, 24, 9, score);
+    const Matrix test_logits = sel.probe->predict(xs);
+    return std::make_tuple(sel.candidates, sel.chosen.to_json(), test_logits.data, accuracy(test_logits, test_labels));
+  };
+  const auto clean = run(ys);
+  ASSERT_EQ(seen.size(), 3u);
+  for (const auto& m : seen) EXPECT_EQ(m.rows, xv.rows);
+  // Poisoned test labels: every choice and every prediction is identical; only the test score moves.
+  std::vector<int> poisoned(ys.size());
+  for (size_t i = 0; i < ys.size(); ++i) poisoned[i] = (ys[i] + 7) % 24;
+  const auto dirty = run(poisoned);
+  EXPECT_EQ(std::get<0>(dirty), std::get<0>(clean));
+  EXPECT_EQ(std::get<1>(dirty), std::get<1>(clean));
+  EXPECT_EQ(std::get<2>(dirty), std::get<2>(clean));
+  EXPECT_NE(std::get<3>(dirty), std::get<3>(clean));
+}
+
+TEST(ProbeMistakes, MlpBeatsLinearOnANonLinearProblem) {
+  Matrix xt, xv, xs;
+  std::vector<int> yt, yv, ys;
+  xor_data(400, 8, 1, xt, yt);
+  xor_data(100, 8, 2, xv, yv);
+  xor_data(400, 8, 3, xs, ys);
+  auto lin = mcpt::probes::make_probe(config("linear"));
+  lin->fit(xt, yt, xv, yv, 2, 4);
+  auto mlp = mcpt::probes::make_probe(
+      ProbeConfig::from_json({{"type", "mlp"}, {"hidden", {32}}, {"dropout", 0.1}, {"lr", 0.01}}, "p"));
+  mlp->fit(xt, yt, xv, yv, 2, 4);
+  const double a_lin = accuracy(lin->predict(xs), ys), a_mlp = accuracy(mlp->predict(xs), ys);
+  EXPECT_LT(a_lin, 0.65);  // chance is 0.5: XOR has no linear separator
+  EXPECT_GT(a_mlp, 0.9);
+}
+
+TEST(ProbeMistakes, ClassWeightingRaisesMinorityRecall) {
+  Matrix xt, xv, xs;
+  std::vector<int> yt, yv, ys;
+  imbalanced(2000, 1, xt, yt);
+  imbalanced(500, 2, xv, yv);
+  imbalanced(2000, 3, xs, ys);
+  auto plain = ProbeConfig::from_json({{"type", "linear"}, {"lr", 0.01}}, "p");
+  auto weighted = plain;
+  weighted.class_weighting = true;
+  auto a = mcpt::probes::make_probe(plain), b = mcpt::probes::make_probe(weighted);
+  a->fit(xt, yt, xv, yv, 2, 1);
+  b->fit(xt, yt, xv, yv, 2, 1);
+  const double r_plain = recall(a->predict(xs), ys, 1), r_weighted = recall(b->predict(xs), ys, 1);
+  EXPECT_LT(r_plain, 0.2);      // the rare class is mostly ignored ...
+  EXPECT_GT(r_weighted, 0.55);  // ... unless its errors weigh 9x more
+  EXPECT_GT(recall(a->predict(xs), ys, 0), recall(b->predict(xs), ys, 0));  // the price: majority recall
+}
+
+TEST(ProbeMistakes, IdenticalSeedIdenticalNumbersOtherSeedOtherNumbers) {
+  Matrix xt, xv;
+  std::vector<int> yt, yv;
+  blobs(10, 24, 24, 2.0, 1, xt, yt);
+  blobs(3, 24, 24, 2.0, 2, xv, yv);
+  auto c = ProbeConfig::from_json(
+      {{"type", "mlp"}, {"hidden", {32, 16}}, {"batch_norm", true}, {"class_weighting", true}, {"epochs", 30}}, "p");
+  auto a = mcpt::probes::make_probe(c), b = mcpt::probes::make_probe(c), d = mcpt::probes::make_probe(c);
+  a->fit(xt, yt, xv, yv, 24, 42);
+  b->fit(xt, yt, xv, yv, 24, 42);
+  d->fit(xt, yt, xv, yv, 24, 43);
+  EXPECT_EQ(a->predict(xv).data, b->predict(xv).data);
+  EXPECT_EQ(a->training_log(), b->training_log());
+  EXPECT_NE(a->predict(xv).data, d->predict(xv).data);
+}
+
+TEST(ProbeConfig, KeymynaPresetAndOverrides) {
+  auto c = ProbeConfig::from_json({{"type", "mlp"}, {"preset", "keymyna"}}, "p");
+  EXPECT_EQ(c.hidden, std::vector<int>{2048});
+  EXPECT_DOUBLE_EQ(c.dropout, 0.75);
+  EXPECT_EQ(c.batch_size, 64);
+  EXPECT_DOUBLE_EQ(c.lr, 3e-4);
+  EXPECT_DOUBLE_EQ(c.weight_decay, 1e-4);
+  EXPECT_EQ(c.label(), "mlp-2048");
+  EXPECT_EQ(c.to_json()["preset"], "keymyna");
+  // Explicit keys win over the preset.
+  auto d = ProbeConfig::from_json({{"type", "mlp"}, {"preset", "keymyna"}, {"hidden", {1024, 512}}, {"lr", 1e-3}}, "p");
+  EXPECT_EQ(d.hidden, (std::vector<int>{1024, 512}));
+  EXPECT_DOUBLE_EQ(d.lr, 1e-3);
+  EXPECT_DOUBLE_EQ(d.dropout, 0.75);
+  EXPECT_EQ(d.label(), "mlp-1024-512");
+  auto message = [](const nlohmann::json& j) {
+    return mcpt::testutil::error_of([&] { ProbeConfig::from_json(j, "suite.probes[0]"); });
+  };
+  EXPECT_NE(message({{"type", "mlp"}, {"preset", "keymina"}}).find("suite.probes[0].preset: unknown probe preset \"keymina\" (did you mean \"keymyna\""), std::string::npos);
+  EXPECT_NE(message({{"type", "linear"}, {"preset", "keymyna"}}).find("is an mlp probe"), std::string::npos);
+  EXPECT_NE(message({{"type", "linear"}, {"batch_norm", true}}).find("suite.probes[0].batch_norm"), std::string::npos);
 }
