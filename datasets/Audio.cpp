@@ -15,12 +15,40 @@
 
 #include <fmt/format.h>
 #include <samplerate.h>
+#include <dlfcn.h>
 #include <sndfile.h>
 #include <unistd.h>
 
 #include "datasets/Error.h"
 
 namespace fs = std::filesystem;
+
+// libsndfile 1.2 decodes MP3 through libmpg123 without its MPG123_QUIET flag, so a corrupt MP3 makes
+// libmpg123 print "Note: Illegal Audio-MPEG-Header ..." and "[src/libmpg123/parse.c:...] warning"
+// lines on stderr, around our one-line error (found by tests/e2e/bad_inputs_test.cpp). libsndfile
+// offers no way to pass the flag, so this definition interposes the mpg123_new it imports (the
+// executable's symbol wins over libmpg123's; GNU ld exports it because libsndfile.so references it),
+// calls the real one and adds MPG123_QUIET. The numbers are mpg123.h's: MPG123_ADD_FLAGS = 2,
+// MPG123_QUIET = 0x20 (the -dev header is not installed). Without libmpg123 this is never called.
+extern "C" {
+struct mpg123_handle_struct;
+mpg123_handle_struct* mpg123_new(const char* decoder, int* error) {
+  using New = mpg123_handle_struct* (*)(const char*, int*);
+  using Param = int (*)(mpg123_handle_struct*, int, long, double);
+  static const New real = reinterpret_cast<New>(dlsym(RTLD_NEXT, "mpg123_new"));
+  static const Param param = [] {
+    void* p = dlsym(RTLD_NEXT, "mpg123_param2");  // libmpg123 >= 1.32 name; older: mpg123_param
+    return reinterpret_cast<Param>(p ? p : dlsym(RTLD_NEXT, "mpg123_param"));
+  }();
+  if (!real) {
+    if (error) *error = -1;  // MPG123_ERR
+    return nullptr;
+  }
+  mpg123_handle_struct* h = real(decoder, error);
+  if (h && param) param(h, /*MPG123_ADD_FLAGS=*/2, /*MPG123_QUIET=*/0x20, 0.0);
+  return h;
+}
+}
 
 namespace mcpt::datasets {
 namespace {
@@ -33,6 +61,9 @@ constexpr int kMaxOggSampleRate = 192000;
 constexpr int kMp3SampleRates[] = {8000, 11025, 12000, 16000, 22050, 24000, 32000, 44100, 48000};
 // Frames per read/resample block: large enough to amortise calls, small enough to bound memory.
 constexpr sf_count_t kBlockFrames = 65536;
+// At most this many interleaved samples per block (4 MB): a corrupt header claiming 1024 channels
+// must not cost 256 MB a block.
+constexpr sf_count_t kMaxBlockSamples = sf_count_t(1) << 20;
 
 [[noreturn]] void fail(const fs::path& path, const std::string& what) {
   throw Error(fmt::format("{}: {}", path.string(), what));
@@ -82,6 +113,15 @@ struct OpenFile {
   SF_INFO info{};
 };
 
+// Frames per read for this file: a short file in one block of its own size (the fuzzer showed the
+// zeroed 64k-frame buffers dominating the cost of small files), never more than kMaxBlockSamples.
+// The header's frame count is only a hint (MP3): reads still go on until the decoder's EOF.
+sf_count_t block_frames(const SF_INFO& info) {
+  sf_count_t n = std::min(kBlockFrames, std::max<sf_count_t>(1, kMaxBlockSamples / std::max(1, info.channels)));
+  if (info.frames > 0 && info.frames != SF_COUNT_MAX) n = std::min(n, std::max<sf_count_t>(4096, info.frames));
+  return n;
+}
+
 OpenFile open_checked(const fs::path& path) {
   check_file(path);
   OpenFile f;
@@ -119,8 +159,8 @@ std::string format_name(SNDFILE* sf, int format) {
 // filter tail. Output is appended to `out`.
 class StreamResampler {
  public:
-  StreamResampler(int from_rate, int to_rate, ResampleQuality quality)
-      : ratio_(double(to_rate) / double(from_rate)), buffer_(kBlockFrames) {
+  StreamResampler(int from_rate, int to_rate, ResampleQuality quality, sf_count_t buffer_frames = kBlockFrames)
+      : ratio_(double(to_rate) / double(from_rate)), buffer_(std::size_t(buffer_frames)) {
     int err = 0;
     state_.reset(src_new(converter_type(quality), 1, &err));
     if (!state_) throw Error(fmt::format("cannot create resampler: {}", src_strerror(err)), ExitCode::kInternal);
@@ -185,9 +225,10 @@ AudioInfo probe_audio(const fs::path& path) {
   info.format = format_name(f.sf.get(), f.info.format);
   if (info.frames < 0 || info.frames == SF_COUNT_MAX) {
     // Length unknown to the container (some MP3 streams without a Xing/LAME header): count it.
-    std::vector<float> buf(std::size_t(kBlockFrames) * f.info.channels);
+    const sf_count_t bf = block_frames(f.info);
+    std::vector<float> buf(std::size_t(bf) * f.info.channels);
     std::int64_t n = 0;
-    for (sf_count_t r; (r = sf_readf_float(f.sf.get(), buf.data(), kBlockFrames)) > 0;) n += r;
+    for (sf_count_t r; (r = sf_readf_float(f.sf.get(), buf.data(), bf)) > 0;) n += r;
     if (n == 0) fail(path, "empty audio (0 frames)");
     info.frames = n;
   }
@@ -222,7 +263,8 @@ Audio load_audio(const fs::path& path, const LoadOptions& options) {
     if (want == 0) fail(path, fmt::format("duration {} s is shorter than one sample at {} Hz", options.duration, rate));
   }
 
-  std::vector<float> block(std::size_t(kBlockFrames) * channels);
+  const sf_count_t bf = block_frames(f.info);
+  std::vector<float> block(std::size_t(bf) * channels);
   // libsndfile 1.2.0 cannot be trusted to seek in lossy streams: after an MP3 seek the first
   // decoded frames come back as zeros, and Ogg Vorbis seeks near the end (or after a read to EOF)
   // land on the wrong samples. Those are decoded from the start and dropped instead, which costs
@@ -235,7 +277,7 @@ Audio load_audio(const fs::path& path, const LoadOptions& options) {
     } else {
       // Decode and drop, still one block at a time.
       for (sf_count_t left = start; left > 0;) {
-        const sf_count_t r = sf_readf_float(sf, block.data(), std::min(left, kBlockFrames));
+        const sf_count_t r = sf_readf_float(sf, block.data(), std::min(left, bf));
         if (r <= 0) past_end();
         left -= r;
       }
@@ -245,7 +287,7 @@ Audio load_audio(const fs::path& path, const LoadOptions& options) {
   const bool resampling = options.sample_rate != 0 && options.sample_rate != rate;
   if (resampling) check_resample_rates(rate, options.sample_rate, path.string());
   std::unique_ptr<StreamResampler> resampler;
-  if (resampling) resampler = std::make_unique<StreamResampler>(rate, options.sample_rate, options.quality);
+  if (resampling) resampler = std::make_unique<StreamResampler>(rate, options.sample_rate, options.quality, bf);
 
   Audio audio;
   audio.sample_rate = resampling ? options.sample_rate : rate;
@@ -256,12 +298,12 @@ Audio load_audio(const fs::path& path, const LoadOptions& options) {
     audio.samples.reserve(std::size_t(double(expect) * audio.sample_rate / rate) + 1);
   }
 
-  std::vector<float> mono(std::size_t(resampling ? kBlockFrames : 0));
+  std::vector<float> mono(std::size_t(resampling ? bf : 0));
   sf_count_t got = 0;
   // The loop ends on the decoder's EOF (a short or empty read), never on the header's frame count,
   // which is an estimate for some MP3 files.
   while (want < 0 || got < want) {
-    const sf_count_t ask = want < 0 ? kBlockFrames : std::min(kBlockFrames, want - got);
+    const sf_count_t ask = want < 0 ? bf : std::min(bf, want - got);
     const sf_count_t r = sf_readf_float(sf, block.data(), ask);
     if (r <= 0) break;
     float* dst;

@@ -95,7 +95,7 @@ Dataset load_giantsteps_key(const fs::path& root) {
     const std::string id = name.substr(0, name.size() - (ends_with(name, kLofiKey) ? 9 : 4));
     auto [it, fresh] = files.emplace(id, entry.path());
     if (!fresh)
-      throw Error(fmt::format("{}: duplicate track id \"{}\" (also {})", entry.path().string(), id,
+      throw Error(fmt::format("{}: duplicate track id {} (also {})", entry.path().string(), detail::quoted(id),
                               it->second.string()));
   }
   if (files.empty())
@@ -147,8 +147,8 @@ Dataset load_giantsteps_mtg_key(const fs::path& root, const MtgKeyOptions& optio
       if (id.empty()) throw Error(fmt::format("{}:{}: ID: empty", meta_file.string(), rows[r].line));
       auto [it, fresh] = line_of.emplace(id, rows[r].line);
       if (!fresh)
-        throw Error(fmt::format("{}:{}: ID: duplicate id \"{}\" (first on line {})", meta_file.string(),
-                                rows[r].line, id, it->second));
+        throw Error(fmt::format("{}:{}: ID: duplicate id {} (first on line {})", meta_file.string(),
+                                rows[r].line, detail::quoted(id), it->second));
       artist_of[id] = detail::trim(rows[r].fields[c_artist]);
     }
   }
@@ -171,7 +171,7 @@ Dataset load_giantsteps_mtg_key(const fs::path& root, const MtgKeyOptions& optio
     if (id.empty()) throw Error(fmt::format("{}:{}: ID: empty", ann_file.string(), row.line));
     auto [it, fresh] = line_of.emplace(id, row.line);
     if (!fresh)
-      throw Error(fmt::format("{}:{}: ID: duplicate id \"{}\" (first on line {})", ann_file.string(), row.line, id,
+      throw Error(fmt::format("{}:{}: ID: duplicate id {} (first on line {})", ann_file.string(), row.line, detail::quoted(id),
                               it->second));
     const auto conf = detail::parse_integer(row.fields[c_conf]);
     if (!conf)

@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 
 #include "datasets/Error.h"
+#include "datasets/TextTable.h"
 
 namespace mcpt {
 
@@ -25,7 +26,8 @@ std::string json_type_name(const nlohmann::json& j) {
 }
 
 std::string json_brief(const nlohmann::json& j) {
-  std::string s = j.dump();
+  // replace: a string built from non-JSON input may hold invalid UTF-8, which dump() would throw on.
+  std::string s = j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
   if (s.size() > 60) s = s.substr(0, 57) + "...";
   return s;
 }
@@ -161,7 +163,8 @@ void JsonObject::finish() const {
     std::vector<std::string> known = known_;
     std::sort(known.begin(), known.end());
     known.erase(std::unique(known.begin(), known.end()), known.end());
-    throw Error(unknown_name_message("key", it.key(), known).insert(0, path_of(it.key()) + ": "));
+    // The key comes from the user's file: escaped, so the message stays one line.
+    throw Error(unknown_name_message("key", it.key(), known).insert(0, path_of(datasets::detail::escaped(it.key())) + ": "));
   }
 }
 
@@ -193,9 +196,10 @@ std::string unknown_name_message(const std::string& what, const std::string& nam
   std::string list;
   for (const auto& k : known) list += (list.empty() ? "" : ", ") + k;
   const std::string close = closest_name(name, known);
+  // quoted(): names come from user files and may hold line breaks; an error stays one line.
   if (!close.empty())
-    return fmt::format("unknown {} \"{}\" (did you mean \"{}\"? known: {})", what, name, close, list);
-  return fmt::format("unknown {} \"{}\" (known: {})", what, name, list);
+    return fmt::format("unknown {} {} (did you mean \"{}\"? known: {})", what, datasets::detail::quoted(name), close, list);
+  return fmt::format("unknown {} {} (known: {})", what, datasets::detail::quoted(name), list);
 }
 
 }  // namespace mcpt

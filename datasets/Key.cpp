@@ -36,9 +36,27 @@ std::string ascii_lower(std::string_view s) {
 
 bool starts_with(std::string_view s, std::string_view prefix) { return s.substr(0, prefix.size()) == prefix; }
 
+// The text between quotes with line breaks and other control bytes (tab aside) as \xNN: an error
+// message is one line (found by tests/fuzz/key_fuzz.cpp with "D dorian\n").
+std::string shown(std::string_view text) {
+  static const char* const kHex = "0123456789abcdef";
+  std::string out = "\"";
+  for (const char c : text) {
+    const auto u = static_cast<unsigned char>(c);
+    if ((u < 0x20 && c != '\t') || u == 0x7f) {
+      out += "\\x";
+      out += kHex[u >> 4];
+      out += kHex[u & 15];
+    } else {
+      out += c;
+    }
+  }
+  return out + "\"";
+}
+
 [[noreturn]] void not_a_key(std::string_view text) {
-  throw Error("not a key: \"" + std::string(text) +
-              "\" (expected \"<tonic> <mode>\" such as \"C# minor\", or \"X\")");
+  throw Error("not a key: " + shown(text) +
+              " (expected \"<tonic> <mode>\" such as \"C# minor\", or \"X\")");
 }
 
 // Pitch class of a natural note letter, or -1.
@@ -96,7 +114,7 @@ Key Key::parse(std::string_view text) {
   if (rest.empty()) return Key(tonic, Mode::kMajor);  // bare tonic: "C", "Db"
   // A lone "M" is major in chord symbols but could be an upper-cased "m" (minor) in an all-caps label.
   if (rest == "M")
-    throw Error("ambiguous key: \"" + std::string(text) + "\" (\"M\" may mean major or minor; write \"" +
+    throw Error("ambiguous key: " + shown(text) + " (\"M\" may mean major or minor; write \"" +
                 Key(tonic, Mode::kMajor).name() + "\" or \"" + Key(tonic, Mode::kMinor).name() + "\")");
   const std::string mode = ascii_lower(rest);
   if (mode == "major" || mode == "maj") return Key(tonic, Mode::kMajor);
@@ -231,8 +249,8 @@ Key read_key_file(const std::filesystem::path& path) {
     if (line.empty() || line.front() == '#') continue;
     const std::string where = path.string() + ":" + std::to_string(line_number) + ": ";
     if (key_line != 0)
-      throw Error(where + "a second key line \"" + std::string(line) +
-                  "\" (a key file holds one key; the first is on line " + std::to_string(key_line) + ")");
+      throw Error(where + "a second key line " + shown(line) +
+                  " (a key file holds one key; the first is on line " + std::to_string(key_line) + ")");
     try {
       key = Key::parse(line);
     } catch (const Error& e) {

@@ -149,7 +149,8 @@ void load_json(Dataset& ds, const fs::path& file, const std::string& text) {
   try {
     j = nlohmann::json::parse(text);
   } catch (const nlohmann::json::exception& e) {
-    throw Error(fmt::format("{}: invalid JSON: {}", name, e.what()));
+    // The parser quotes the bytes it last read, raw: escaped so the message stays one line.
+    throw Error(fmt::format("{}: invalid JSON: {}", name, detail::escaped(e.what())));
   }
   std::string prefix;  // "tracks" or "" (a top-level array)
   const nlohmann::json* list = &j;
@@ -193,7 +194,7 @@ void load_json(Dataset& ds, const fs::path& file, const std::string& text) {
     };
     for (auto it = o.begin(); it != o.end(); ++it)
       if (std::find(kFields.begin(), kFields.end(), it.key()) == kFields.end())
-        throw Error(fmt::format("{}: {}", where(it.key()), unknown_name_message("field", it.key(), kFields)));
+        throw Error(fmt::format("{}: {}", where(detail::escaped(it.key())), unknown_name_message("field", it.key(), kFields)));
     e.path = *str("path", true);
     e.key = *str("key", true);
     e.split = str("split", false).value_or("");

@@ -27,6 +27,7 @@
 
 #include "datasets/Error.h"
 #include "datasets/Key.h"
+#include "datasets/TextTable.h"
 
 namespace fs = std::filesystem;
 using nlohmann::json;
@@ -748,8 +749,11 @@ SynthOptions SynthOptions::from_json(const json& j, const std::string& json_path
   SynthOptions o;
   if (j.is_null()) return o;
   if (!j.is_object()) fail(json_path, "expected object, got " + shown(j));
-  for (const auto& [key, value] : j.items()) {
-    const std::string path = json_path + "." + key;
+  for (auto it = j.begin(); it != j.end(); ++it) {
+    // Not a structured binding: lambdas capturing one are C++20 (clang < 16 rejects them).
+    const std::string& key = it.key();
+    const json& value = it.value();
+    const std::string path = json_path + "." + detail::escaped(key);  // one-line messages
     auto integer = [&]() -> std::int64_t {
       if (!value.is_number_integer()) fail(path, "expected integer, got " + shown(value));
       return value.is_number_unsigned() ? static_cast<std::int64_t>(std::min<std::uint64_t>(

@@ -16,10 +16,37 @@ namespace fs = std::filesystem;
 
 namespace mcpt::datasets::detail {
 
+// Length of the UTF-8 sequence starting at text[i], or 0 when it is not valid UTF-8 (overlong
+// forms, surrogates and code points above U+10FFFF included, as RFC 3629 says).
+static size_t utf8_length(const std::string& text, size_t i) {
+  const auto b = [&](size_t k) { return static_cast<unsigned char>(text[k]); };
+  const unsigned char c = b(i);
+  if (c < 0x80) return 1;
+  size_t n;
+  unsigned lo = 0x80, hi = 0xBF;  // allowed range of the second byte
+  if (c >= 0xC2 && c <= 0xDF) n = 2;
+  else if (c == 0xE0) n = 3, lo = 0xA0;
+  else if (c == 0xED) n = 3, hi = 0x9F;
+  else if (c >= 0xE1 && c <= 0xEF) n = 3;
+  else if (c == 0xF0) n = 4, lo = 0x90;
+  else if (c == 0xF4) n = 4, hi = 0x8F;
+  else if (c >= 0xF1 && c <= 0xF3) n = 4;
+  else return 0;
+  if (i + n > text.size()) return 0;
+  if (b(i + 1) < lo || b(i + 1) > hi) return 0;
+  for (size_t k = 2; k < n; ++k)
+    if (b(i + k) < 0x80 || b(i + k) > 0xBF) return 0;
+  return n;
+}
+
 std::string read_text_file(const fs::path& file) {
   std::error_code ec;
-  if (!fs::exists(file, ec)) throw Error(fmt::format("{}: file not found", file.string()));
-  if (fs::is_directory(file, ec)) throw Error(fmt::format("{}: is a folder, expected a file", file.string()));
+  const auto st = fs::status(file, ec);
+  if (st.type() == fs::file_type::not_found) throw Error(fmt::format("{}: file not found", file.string()));
+  if (st.type() == fs::file_type::directory) throw Error(fmt::format("{}: is a folder, expected a file", file.string()));
+  // A FIFO or a device would block or never end: annotations are regular files.
+  if (st.type() != fs::file_type::regular)
+    throw Error(fmt::format("{}: not a regular file (a pipe, device or socket?)", file.string()));
   std::ifstream in(file, std::ios::binary);
   if (!in) throw Error(fmt::format("{}: cannot open for reading", file.string()));
   std::ostringstream ss;
@@ -27,6 +54,25 @@ std::string read_text_file(const fs::path& file) {
   if (in.bad()) throw Error(fmt::format("{}: read error", file.string()));
   std::string text = ss.str();
   if (text.compare(0, 3, "\xEF\xBB\xBF") == 0) text.erase(0, 3);
+  // Annotations end up as JSON strings in the report, which must be UTF-8: other encodings are
+  // refused here, with the line, rather than guessed at or failing later far from the cause.
+  if (text.compare(0, 2, "\xFF\xFE") == 0 || text.compare(0, 2, "\xFE\xFF") == 0)
+    throw Error(fmt::format("{}: UTF-16 text (byte-order mark {:02X} {:02X}); save the file as UTF-8", file.string(),
+                            static_cast<unsigned char>(text[0]), static_cast<unsigned char>(text[1])));
+  int line = 1;
+  for (size_t i = 0; i < text.size();) {
+    if (text[i] == '\0')
+      throw Error(fmt::format("{}:{}: NUL byte in a text file (UTF-16 without a byte-order mark?); save the file "
+                              "as UTF-8",
+                              file.string(), line));
+    const size_t n = utf8_length(text, i);
+    if (n == 0)
+      throw Error(fmt::format("{}:{}: not valid UTF-8 (byte 0x{:02X}; Latin-1 or Windows-1252?); save the file as "
+                              "UTF-8",
+                              file.string(), line, static_cast<unsigned char>(text[i])));
+    if (text[i] == '\n') ++line;
+    i += n;
+  }
   return text;
 }
 
@@ -127,11 +173,18 @@ std::string quoted(std::string_view text) {
       out += "\\n";
     } else if (c == '\r') {
       out += "\\r";
+    } else if (static_cast<unsigned char>(c) < 0x20 || c == '\x7f') {
+      out += fmt::format("\\x{:02x}", static_cast<unsigned char>(c));  // no raw control bytes on a terminal
     } else {
       out += c;
     }
   }
   return out + "\"";
+}
+
+std::string escaped(std::string_view text) {
+  const std::string q = quoted(text);
+  return q.substr(1, q.size() - 2);
 }
 
 std::optional<double> parse_number(std::string_view s) {

@@ -11,7 +11,9 @@
 
 namespace mcpt::datasets::detail {
 
-// The whole file as bytes, a leading UTF-8 BOM removed. Throws mcpt::Error naming the file.
+// The whole file as UTF-8 text, a leading BOM removed. Throws mcpt::Error naming the file (and the
+// line) when it is missing, not a regular file (a FIFO would block), UTF-16, holds a NUL byte, or is
+// not valid UTF-8 (Latin-1): annotation text ends up in JSON reports, which must be UTF-8.
 std::string read_text_file(const std::filesystem::path& file);
 
 struct Row {
@@ -35,6 +37,8 @@ std::string lower(std::string_view s);
 std::string join(const std::vector<std::string>& parts, const std::string& sep);
 // `text` in double quotes with quotes and control characters escaped, for error messages.
 std::string quoted(std::string_view text);
+// The same escapes without the quotes: for JSON keys inside a path ("suite.datasets.a\nb").
+std::string escaped(std::string_view text);
 
 std::optional<double> parse_number(std::string_view s);  // whole (trimmed) string, finite
 std::optional<long long> parse_integer(std::string_view s);

@@ -17,6 +17,7 @@ pkgs=(
   python3 python3-mir-eval python3-jsonschema python3-numpy  # reference checks in tests
   python3-torch                      # Python reference of the MCPT ViT; TorchScript test modules
   python3-sklearn                    # side-by-side probe benchmark (LogisticRegression)
+  clang libclang-rt-14-dev           # libFuzzer targets (tools/fuzz.sh, tests/fuzz)
 )
 missing=()
 for p in "${pkgs[@]}"; do
