@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "datasets/Dataset.h"
+#include "datasets/Synthetic.h"
 #include "harness/Suite.h"
 #include "tests/fuzz/FuzzUtil.h"
 
