@@ -6,6 +6,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "reports/Stats.h"
+
 namespace mcpt::reports {
 
 constexpr const char* kReportSchemaVersion = "1.0";
@@ -19,7 +21,21 @@ nlohmann::json read_report(const std::filesystem::path& path);
 
 enum class TableFormat { kText, kMarkdown, kCsv, kLatex };
 TableFormat parse_table_format(const std::string& name);  // "text", "md", "csv", "tex"
-// One row per result: dataset, encoder, probe, n, accuracy [CI], weighted score [CI], categories.
-std::string render_table(const nlohmann::json& report, TableFormat format);
+
+struct TableOptions {
+  // Reference row for the significance markers ("encoder/probe", see paired_comparisons). Empty:
+  // use the report's own "comparisons" block, or compute one with the suite's statistics settings.
+  std::string reference;
+  bool recompute = false;        // compute comparisons even when the report has them
+  ComparisonOptions comparison;  // used when comparisons are computed here
+};
+
+// One row per headline result (headline_rows: a layer sweep shows its validation-chosen layer):
+// dataset, encoder, probe, [layer], n, accuracy and weighted score with 95 % CIs and mean ± sd over
+// seeds, categories; † on figures that differ from the reference row at p < alpha (McNemar for
+// accuracy, paired bootstrap for the weighted score); then the paired comparisons (text, md), layer
+// sweeps, and, as a separate block, published figures quoted from papers (report["published"]).
+// LaTeX: booktabs tabulars, ASCII only; CSV: every result plus the published rows (kind column).
+std::string render_table(const nlohmann::json& report, TableFormat format, const TableOptions& options = {});
 
 }  // namespace mcpt::reports
