@@ -13,6 +13,7 @@
 #include "datasets/Error.h"
 #include "datasets/Key.h"
 #include "datasets/Synthetic.h"
+#include "harness/Commands.h"
 #include "harness/Progress.h"
 #include "harness/Runner.h"
 #include "harness/Suite.h"
@@ -37,6 +38,24 @@ datasets::Key key_argument(const std::string& arg, const char* name) {
   } catch (const Error& e) {
     throw Error(fmt::format("{}: {}", name, e.what()), e.code());
   }
+}
+
+// "i/N" with 1 <= i <= N, e.g. "2/3" (Slurm: "$SLURM_ARRAY_TASK_ID/$SLURM_ARRAY_TASK_COUNT").
+Shard parse_shard(const std::string& text) {
+  const auto slash = text.find('/');
+  int i = 0, n = 0;
+  try {
+    size_t a = 0, b = 0;
+    if (slash == std::string::npos) throw std::invalid_argument("no slash");
+    i = std::stoi(text.substr(0, slash), &a);
+    n = std::stoi(text.substr(slash + 1), &b);
+    if (a != slash || b != text.size() - slash - 1) throw std::invalid_argument("trailing text");
+  } catch (const std::exception&) {
+    throw Error(fmt::format("--shard: expected \"i/N\" (e.g. 2/3), got \"{}\"", text), ExitCode::kUsage);
+  }
+  if (n < 1 || n > 100000 || i < 1 || i > n)
+    throw Error(fmt::format("--shard: \"{}\" needs 1 <= i <= N <= 100000", text), ExitCode::kUsage);
+  return Shard{i - 1, n};
 }
 
 }  // namespace
@@ -69,6 +88,10 @@ int cli_main(int argc, char** argv) {
   int threads = 0;
   run->add_option("suite", suite_path, "Suite file (JSON)")->required();
   run->add_flag("--dry-run", dry_run, "Print the plan (tracks per split, encoders, probes) and stop");
+  std::string shard_text;
+  run->add_option("--shard", shard_text,
+                  "Compute only shard i of N (1-based, \"i/N\") of the embedding work into the cache and stop; "
+                  "a later run without --shard finds it cached (Slurm job arrays: tools/slurm-array.sh)");
   run->add_option("--threads", threads, "Worker threads (default: the suite's, else all cores)")->check(CLI::Range(1, 1024));
   run->footer(kExitCodes);
 
@@ -106,6 +129,31 @@ int cli_main(int argc, char** argv) {
   std::string table_report, table_format = "text";
   table->add_option("report", table_report, "report.json")->required();
   table->add_option("--format", table_format, "text, md, csv or tex");
+  reports::TableOptions table_options;
+  table->add_option("--reference", table_options.reference,
+                    "Row for the significance markers, \"encoder/probe\" (default: the report's own comparisons)");
+  table->add_option("--alpha", table_options.comparison.alpha, "Significance level for the markers (recomputes)")
+      ->check(CLI::Range(1e-9, 0.5));
+  table->add_option("--resamples", table_options.comparison.resamples,
+                    "Paired bootstrap and randomisation resamples when recomputing (default 10000)")
+      ->check(CLI::Range(0, 10000000));
+
+  auto* augment = app.add_subcommand("augment", "Deform audio: IN OUT '{\"type\": \"pitch_shift\", \"semitones\": 3}' (or --list)");
+  std::vector<std::string> augment_args;
+  std::string augment_list;
+  AugmentOptions augment_options;
+  augment->add_option("args", augment_args, "IN OUT DEFORMATION (JSON text or file); DEFORMATION alone with --list")->required();
+  augment->add_option("--list", augment_list, "File of IN<tab>OUT lines, processed side by side");
+  augment->add_option("--seed", augment_options.seed, "Seed for noise and random draws (default 1)");
+  augment->add_option("--format", augment_options.format, "wav, wav-float, flac, ogg or mp3 (default: from OUT)");
+  augment->add_option("--threads", augment_options.threads, "Files at once with --list (default: all cores)")->check(CLI::Range(1, 1024));
+  augment->add_option("--sample-rate", augment_options.sample_rate, "Resample the input first (Hz)")->check(CLI::Range(1000, 768000));
+
+  auto* plot = app.add_subcommand("plot", "Figures of a report: PDF, SVG and PNG (PLplot) with their data as CSV");
+  std::string plot_report, plot_out, plot_formats = "pdf,svg,png";
+  plot->add_option("report", plot_report, "report.json")->required();
+  plot->add_option("--out", plot_out, "Output folder (created if missing)")->required();
+  plot->add_option("--formats", plot_formats, "Comma-separated subset of pdf,svg,png (CSV always)");
 
   std::vector<const char*> cargv;
   for (const auto& a : args) cargv.push_back(a.c_str());
@@ -123,7 +171,15 @@ int cli_main(int argc, char** argv) {
     o.dry_run = dry_run;
     o.threads = threads;
     o.command_line = command_line;
+    if (!shard_text.empty()) o.shard = parse_shard(shard_text);
+    if (o.shard.active() && suite.cache.empty())
+      throw Error(fmt::format("{}: --shard needs an embedding cache (suite.cache is empty)", suite_path), ExitCode::kUsage);
     const RunOutcome r = run_suite(suite, o);
+    if (o.shard.active()) {
+      fmt::print("shard {}/{}: {} embeddings computed into {}\n", o.shard.index + 1, o.shard.count, r.shard_computed,
+                 suite.cache.string());
+      return 0;
+    }
     if (dry_run) {
       fmt::print("{}", r.plan);
       return 0;
@@ -203,9 +259,19 @@ int cli_main(int argc, char** argv) {
     fmt::print("{}\n", (fs::path(synth_out) / "manifest.csv").string());
     return 0;
   }
+  if (*augment) {
+    augment_options.verbosity = verbosity();
+    return augment_main(augment_args, augment_list, augment_options);
+  }
+  if (*plot) return plot_command(plot_report, plot_out, plot_formats, verbosity());
   if (*table) {
     const auto report = reports::read_report(table_report);
-    fmt::print("{}", reports::render_table(report, reports::parse_table_format(table_format)));
+    table_options.comparison.permutations = table_options.comparison.resamples;
+    table_options.recompute = table->count("--alpha") > 0 || table->count("--resamples") > 0;
+    if (report.contains("provenance") && report["provenance"].contains("seed") &&
+        report["provenance"]["seed"].is_number_unsigned())
+      table_options.comparison.seed = report["provenance"]["seed"].get<std::uint64_t>();
+    fmt::print("{}", reports::render_table(report, reports::parse_table_format(table_format), table_options));
     return 0;
   }
   return static_cast<int>(ExitCode::kUsage);

@@ -2,6 +2,9 @@
 
 #include <cstring>
 #include <fstream>
+#include <map>
+#include <mutex>
+#include <vector>
 #include <unistd.h>
 
 #include <fmt/format.h>
@@ -18,14 +21,41 @@ constexpr char kMagic[8] = {'M', 'C', 'P', 'T', 'E', 'M', 'B', '1'};
 
 EmbeddingCache::EmbeddingCache(fs::path root) : root_(std::move(root)) {}
 
-std::string EmbeddingCache::key_for(const std::string& fingerprint, const fs::path& audio, double start, double end,
-                                    const std::string& pooling) {
+namespace {
+// Hash of a file's bytes, memoised per (path, size, modification time) for the life of the process:
+// the cache is addressed by audio content, so a moved or re-downloaded file still hits, and an
+// edited file never serves stale embeddings.
+std::string content_hash(const fs::path& audio) {
+  static std::mutex mu;
+  static std::map<std::string, std::string> memo;
   std::error_code ec;
   const auto canonical = fs::weakly_canonical(audio, ec);
   const auto size = fs::file_size(audio, ec);
   const auto mtime = fs::last_write_time(audio, ec).time_since_epoch().count();
-  const std::string text = fmt::format("{}|{}|{}|{}|{:.6f}|{:.6f}|{}", fingerprint, canonical.string(), size,
-                                       static_cast<long long>(mtime), start, end, pooling);
+  const std::string id = fmt::format("{}|{}|{}", canonical.string(), size, static_cast<long long>(mtime));
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    auto it = memo.find(id);
+    if (it != memo.end()) return it->second;
+  }
+  std::ifstream in(audio, std::ios::binary);
+  if (!in) throw Error(fmt::format("{}: cannot read audio file", audio.string()));
+  std::uint64_t h = fnv1a64("");
+  std::vector<char> buf(1 << 16);
+  while (in) {
+    in.read(buf.data(), std::streamsize(buf.size()));
+    h = fnv1a64(std::string_view(buf.data(), size_t(in.gcount())), h);
+  }
+  const std::string hash = hex64(h) + fmt::format("-{}", size);
+  std::lock_guard<std::mutex> lock(mu);
+  memo[id] = hash;
+  return hash;
+}
+}  // namespace
+
+std::string EmbeddingCache::key_for(const std::string& fingerprint, const fs::path& audio, double start, double end,
+                                    const std::string& extra) {
+  const std::string text = fmt::format("{}|{}|{:.6f}|{:.6f}|{}", fingerprint, content_hash(audio), start, end, extra);
   return fingerprint.substr(0, 16) + "/" + hex64(fnv1a64(text));
 }
 

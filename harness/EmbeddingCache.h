@@ -1,5 +1,5 @@
-// On-disk cache of pooled segment embeddings, keyed by content: encoder fingerprint, audio file
-// (path, size, modification time), excerpt window and pooling. Entries are written atomically and
+// On-disk cache of pooled segment embeddings, keyed by content: encoder fingerprint, the audio
+// file's bytes, excerpt window, and the rest of what shapes the features (pooling, layers, deformation). Entries are written atomically and
 // carry a checksum; a corrupted entry is never used (it is recomputed and counted).
 #pragma once
 #include <atomic>
@@ -18,9 +18,10 @@ class EmbeddingCache {
   std::optional<probes::Matrix> get(const std::string& key);
   void put(const std::string& key, const probes::Matrix& m);
 
-  // Key of one track's embeddings: stable across runs, changes with the audio file or the config.
+  // Key of one track's embeddings: stable across runs, changes with the audio content or the config.
+  // `extra` carries pooling, layers and the deformation spec.
   static std::string key_for(const std::string& encoder_fingerprint, const std::filesystem::path& audio,
-                             double start, double end, const std::string& pooling);
+                             double start, double end, const std::string& extra);
 
   int hits() const { return hits_; }
   int misses() const { return misses_; }

@@ -10,6 +10,7 @@
 #include <set>
 #include <sstream>
 #include <thread>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <fmt/format.h>
@@ -18,6 +19,8 @@
 #include "datasets/Error.h"
 #include "datasets/JsonConfig.h"
 #include "harness/EmbeddingCache.h"
+#include "harness/Pipeline.h"
+#include "harness/Robustness.h"
 #include "harness/encoders/Encoder.h"
 #include "probes/Probe.h"
 #include "reports/Metrics.h"
@@ -46,126 +49,16 @@ struct SplitTracks {
   std::vector<const Track*> tracks;
 };
 
-// Runs fn(i) for i in [0, n) on `threads` workers; the first exception stops the rest and is rethrown.
-template <class Fn>
-void parallel_for(size_t n, int threads, Fn fn) {
-  std::atomic<size_t> next{0};
-  std::atomic<bool> failed{false};
-  std::exception_ptr error;
-  std::mutex mu;
-  auto worker = [&] {
-    while (!failed) {
-      const size_t i = next++;
-      if (i >= n) return;
-      try {
-        fn(i);
-      } catch (...) {
-        std::lock_guard<std::mutex> lock(mu);
-        if (!error) error = std::current_exception();
-        failed = true;
-      }
-    }
-  };
-  const int k = std::max(1, std::min<int>(threads, static_cast<int>(n)));
-  std::vector<std::thread> pool;
-  for (int t = 1; t < k; ++t) pool.emplace_back(worker);
-  worker();
-  for (auto& t : pool) t.join();
-  if (error) std::rethrow_exception(error);
-}
-
-// Segments of `seconds` without overlap; a tail of at least half a segment becomes one more segment
-// (the last `seconds` of the track); a track shorter than one segment is one short segment.
-std::vector<Audio> cut_segments(const Audio& a, double seconds) {
-  const size_t seg = static_cast<size_t>(std::llround(seconds * a.sample_rate));
-  std::vector<Audio> out;
-  if (a.samples.size() <= seg || seg == 0) {
-    out.push_back(a);
-    return out;
+// The tracks of `part` taken out of an extraction over `all` (index: track -> position in all).
+Extracted subset(const Extracted& ex, const std::vector<const Track*>& part, const std::map<const Track*, size_t>& index) {
+  Extracted s;
+  for (const auto* t : part) {
+    const size_t i = index.at(t);
+    s.per_track.push_back(ex.per_track[i]);
+    s.labels.push_back(ex.labels[i]);
+    s.semitones.push_back(ex.semitones[i]);
   }
-  const size_t full = a.samples.size() / seg;
-  for (size_t i = 0; i < full; ++i) {
-    Audio s;
-    s.sample_rate = a.sample_rate;
-    s.samples.assign(a.samples.begin() + long(i * seg), a.samples.begin() + long((i + 1) * seg));
-    out.push_back(std::move(s));
-  }
-  if (a.samples.size() - full * seg >= seg / 2) {
-    Audio s;
-    s.sample_rate = a.sample_rate;
-    s.samples.assign(a.samples.end() - long(seg), a.samples.end());
-    out.push_back(std::move(s));
-  }
-  return out;
-}
-
-std::vector<float> pool_embedding(const Embedding& e, const std::string& pooling, const std::string& what) {
-  if (e.frames <= 0 || e.dim <= 0 || e.layers <= 0)
-    throw Error(fmt::format("{}: the encoder returned an empty embedding ({} layers x {} frames x {} dims)", what,
-                            e.layers, e.frames, e.dim));
-  const int layer = e.layers - 1;
-  std::vector<double> mean(size_t(e.dim), 0.0), sq(size_t(e.dim), 0.0);
-  for (int f = 0; f < e.frames; ++f) {
-    const float* x = e.frame(layer, f);
-    for (int d = 0; d < e.dim; ++d) {
-      if (!std::isfinite(x[d])) throw Error(fmt::format("{}: the encoder produced a NaN/Inf value", what));
-      mean[size_t(d)] += x[d];
-      sq[size_t(d)] += double(x[d]) * x[d];
-    }
-  }
-  std::vector<float> out;
-  for (int d = 0; d < e.dim; ++d) out.push_back(float(mean[size_t(d)] / e.frames));
-  if (pooling == "mean+std")
-    for (int d = 0; d < e.dim; ++d) {
-      const double m = mean[size_t(d)] / e.frames;
-      out.push_back(float(std::sqrt(std::max(0.0, sq[size_t(d)] / e.frames - m * m))));
-    }
-  return out;
-}
-
-struct Features {
-  Matrix x;                  // one row per segment
-  std::vector<int> y;        // key index per row (-1 when the track has none)
-  std::vector<int> row_track;  // index into `tracks` per row
-  std::vector<const Track*> tracks;
-};
-
-std::vector<int> aggregate(const Matrix& logits, const std::vector<int>& row_track, size_t n_tracks, Aggregation agg,
-                           std::vector<double>* confidence = nullptr) {
-  const int64_t c = logits.cols;
-  std::vector<std::vector<double>> sum(n_tracks, std::vector<double>(size_t(c), 0.0));
-  std::vector<std::vector<int>> votes(n_tracks, std::vector<int>(size_t(c), 0));
-  std::vector<int> count(n_tracks, 0);
-  for (int64_t r = 0; r < logits.rows; ++r) {
-    const size_t t = size_t(row_track[size_t(r)]);
-    const float* l = logits.row(r);
-    for (int64_t k = 0; k < c; ++k) sum[t][size_t(k)] += l[k];
-    votes[t][size_t(std::max_element(l, l + c) - l)]++;
-    count[t]++;
-  }
-  std::vector<int> pred(n_tracks, 0);
-  if (confidence) confidence->assign(n_tracks, 0.0);
-  for (size_t t = 0; t < n_tracks; ++t) {
-    if (count[t] == 0) throw Error("internal: a track has no segments", ExitCode::kInternal);
-    const auto& s = sum[t];
-    int best = int(std::max_element(s.begin(), s.end()) - s.begin());
-    if (agg == Aggregation::kMajorityVote) {
-      // Most votes; ties broken by the mean logits.
-      int b = 0;
-      for (int k = 1; k < c; ++k)
-        if (votes[t][size_t(k)] > votes[t][size_t(b)] ||
-            (votes[t][size_t(k)] == votes[t][size_t(b)] && s[size_t(k)] > s[size_t(b)]))
-          b = k;
-      best = b;
-    }
-    pred[t] = best;
-    if (confidence) {
-      double mx = *std::max_element(s.begin(), s.end()) / count[t], z = 0;
-      for (double v : s) z += std::exp(v / count[t] - mx);
-      (*confidence)[t] = std::exp(s[size_t(best)] / count[t] - mx) / z;
-    }
-  }
-  return pred;
+  return s;
 }
 
 std::vector<reports::TrackPrediction> to_predictions(const Features& f, const std::vector<int>& pred,
@@ -289,11 +182,49 @@ RunOutcome run_suite(const Suite& suite, const RunOptions& options) {
   boot.resamples = suite.statistics.bootstrap;
   boot.seed = suite.seed;
 
+  const RobustnessConditions robust_conds =
+      suite.robustness.enabled ? RobustnessConditions::build(suite.robustness) : RobustnessConditions{};
+  nlohmann::json robustness = nlohmann::json::object();
+  size_t expected_rows = 0;
+  StageTimes times;
+  double probe_seconds = 0, robustness_seconds = 0;
+  auto since = [](std::chrono::steady_clock::time_point t) {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
+  };
+
   for (size_t ei = 0; ei < encoders.size(); ++ei) {
     const Encoder& enc = *encoders[ei];
     const auto& ec = suite.encoders[ei];
+
+    // --- Layers: indices into the encoder's layers, negative from the end.
+    const int n_layers = enc.num_layers();
+    std::vector<int> layers;
+    if (ec.all_layers) {
+      for (int l = 0; l < n_layers; ++l) layers.push_back(l);
+    } else {
+      for (int l : ec.layers) {
+        const int r = l < 0 ? n_layers + l : l;
+        if (r < 0 || r >= n_layers)
+          throw Error(fmt::format("{}.layer{}: layer {} does not exist (the encoder has {} layer{}: 0..{} or -1..-{})",
+                                  ec.path, ec.layers.size() > 1 ? "s" : "", l, n_layers, n_layers == 1 ? "" : "s",
+                                  n_layers - 1, n_layers));
+        if (std::find(layers.begin(), layers.end(), r) == layers.end()) layers.push_back(r);
+      }
+      std::sort(layers.begin(), layers.end());
+    }
     encoders_json.push_back({{"name", ec.name}, {"type", enc.type()}, {"fingerprint", enc.fingerprint()},
-                             {"pooling", ec.pooling}, {"spec", enc.spec()}});
+                             {"pooling", ec.pooling}, {"layers", layers}, {"num_layers", n_layers}, {"spec", enc.spec()}});
+
+    ExtractContext cx;
+    cx.encoder = &enc;
+    cx.config = &ec;
+    cx.layers = layers;
+    cx.cache = &cache;
+    cx.threads = threads;
+    cx.verbosity = v;
+    cx.seed = suite.seed;
+    cx.shard = options.shard;
+    cx.times = &times;
 
     // --- Extract: each distinct track once, in parallel, through the cache.
     std::vector<const Track*> all;
@@ -305,153 +236,184 @@ RunOutcome run_suite(const Suite& suite, const RunOptions& options) {
     add(train);
     add(valid);
     for (const auto& s : tests) add(s);
-    std::vector<Matrix> feats(all.size());
-    {
-      Progress progress(fmt::format("embedding [{}]", ec.name), static_cast<std::int64_t>(all.size()), v, "tracks");
-      parallel_for(all.size(), threads, [&](size_t i) {
-        const Track& t = *all[i];
-        const std::string key = EmbeddingCache::key_for(enc.fingerprint(), t.audio, t.start, t.end, ec.pooling);
-        if (auto cached = cache.get(key)) {
-          feats[i] = std::move(*cached);
-        } else {
-          datasets::LoadOptions lo;
-          lo.sample_rate = enc.sample_rate();
-          lo.offset = t.start;
-          lo.duration = t.end > t.start ? t.end - t.start : -1.0;
-          const Audio audio = datasets::load_audio(t.audio, lo);
-          Matrix m;
-          for (const auto& seg : cut_segments(audio, enc.segment_seconds()))
-            m.append_row(pool_embedding(enc.embed(seg), ec.pooling, t.audio.string()));
-          cache.put(key, m);
-          feats[i] = std::move(m);
+    const bool robust = suite.robustness.enabled &&
+                        (suite.robustness.encoders.empty() ||
+                         std::find(suite.robustness.encoders.begin(), suite.robustness.encoders.end(), ec.name) !=
+                             suite.robustness.encoders.end());
+    ExtractContext rcx = cx;  // robustness analyses use one layer: the last one selected
+    rcx.layers = {layers.back()};
+    if (options.shard.active()) {
+      // A shard computes its share of every extraction the full run needs, into the cache, and stops.
+      extract(cx, all, Condition{}, fmt::format("embedding [{}] shard {}/{}", ec.name, options.shard.index + 1, options.shard.count));
+      if (robust)
+        for (const auto& job : robustness_jobs(suite.robustness, robust_conds)) {
+          const auto& tr = job.role == Role::kTrain ? train.tracks : job.role == Role::kValid ? valid.tracks : tests.front().tracks;
+          extract(rcx, tr, job.condition, fmt::format("robustness [{}] {}", ec.name, job.condition.name));
         }
-        progress.advance();
-      });
+      continue;
     }
+    const Extracted ex_all = extract(cx, all, Condition{}, fmt::format("embedding [{}]", ec.name));
     if (cache.corrupted() > 0)
       log_line(v, fmt::format("cache: {} corrupted entries were recomputed", cache.corrupted()));
+    const Extracted ex_train = subset(ex_all, train.tracks, index), ex_valid = subset(ex_all, valid.tracks, index);
+    std::vector<Extracted> ex_tests;
+    for (const auto& s : tests) ex_tests.push_back(subset(ex_all, s.tracks, index));
 
-    auto build = [&](const SplitTracks& s) {
-      Features f;
-      f.tracks = s.tracks;
-      for (size_t t = 0; t < s.tracks.size(); ++t) {
-        const Matrix& m = feats[index.at(s.tracks[t])];
-        for (int64_t r = 0; r < m.rows; ++r) {
-          f.x.append_row(std::vector<float>(m.row(r), m.row(r) + m.cols));
-          f.y.push_back(s.tracks[t]->key.index());
-          f.row_track.push_back(static_cast<int>(t));
+    for (size_t slot = 0; slot < layers.size(); ++slot) {
+      const int layer = layers[slot];
+      const Features ftrain = build_features(train.tracks, ex_train, slot);
+      const Features fvalid = build_features(valid.tracks, ex_valid, slot);
+      std::vector<Features> ftests;
+      for (size_t ti = 0; ti < tests.size(); ++ti) ftests.push_back(build_features(tests[ti].tracks, ex_tests[ti], slot));
+      const std::string layer_text = layers.size() > 1 ? fmt::format(" layer {}", layer) : "";
+
+      // --- Probe: selection on validation only; the test split is scored once per selected probe.
+      for (const auto& pc : suite.probes) {
+        if (pc.type == "none" && enc.type() != "key-profile") {
+          if (slot == 0)
+            skipped.push_back({{"encoder", ec.name}, {"probe", pc.label()},
+                               {"reason", "probe \"none\" needs key scores as features (key-profile encoders only)"}});
+          continue;
         }
-      }
-      return f;
-    };
-    const Features ftrain = build(train), fvalid = build(valid);
-    std::vector<Features> ftests;
-    for (const auto& s : tests) ftests.push_back(build(s));
-
-    // --- Probe: selection on validation only; the test split is scored once per selected probe.
-    for (const auto& pc : suite.probes) {
-      if (pc.type == "none" && enc.type() != "key-profile") {
-        skipped.push_back({{"encoder", ec.name}, {"probe", pc.label()},
-                           {"reason", "probe \"none\" needs key scores as features (key-profile encoders only)"}});
-        continue;
-      }
-      struct SeedRun {
-        std::uint64_t seed;
-        probes::Selection sel;
-      };
-      std::vector<SeedRun> runs(static_cast<size_t>(suite.statistics.seeds));
-      {
-        Progress progress(fmt::format("probe [{} / {}]", ec.name, pc.label()),
-                          suite.statistics.seeds * static_cast<std::int64_t>(pc.grid_points().size()), v, "fits");
-        // Seeds train side by side, one compute thread each: small probes gain more from this than
-        // from splitting each matrix product. Each fit is deterministic for its seed (probes/Probe.cpp).
-        const bool parallel_seeds = suite.statistics.seeds > 1 && threads > 1 && pc.device == "cpu";
-        const int torch_threads = probes::compute_threads();
-        if (parallel_seeds) probes::set_compute_threads(1);
-        parallel_for(runs.size(), parallel_seeds ? threads : 1, [&](size_t si) {
-          const std::uint64_t seed = suite.seed + static_cast<std::uint64_t>(si);
-          auto valid_score = [&](const Matrix& logits) {
-            progress.advance();
-            const auto pred = aggregate(logits, fvalid.row_track, fvalid.tracks.size(), suite.protocol.aggregation);
-            double s = 0;
-            for (size_t t = 0; t < pred.size(); ++t)
-              s += datasets::weighted_score(fvalid.tracks[t]->key, Key::from_index(pred[t]), suite.metric);
-            return s / double(pred.size());
-          };
-          runs[si] = {seed, probes::select_on_validation(pc, ftrain.x, ftrain.y, fvalid.x, fvalid.y,
-                                                         Key::kNumClasses, seed, valid_score)};
-        });
-        if (parallel_seeds) probes::set_compute_threads(torch_threads);
-      }
-      for (size_t ti = 0; ti < tests.size(); ++ti) {
-        const Features& ft = ftests[ti];
-        nlohmann::json per_seed = nlohmann::json::array();
-        std::vector<double> accs, wss;
-        nlohmann::json first;
-        for (auto& run : runs) {
-          const Matrix logits = run.sel.probe->predict(ft.x);
-          std::vector<double> conf, conf_vote;
-          const auto pred = aggregate(logits, ft.row_track, ft.tracks.size(), suite.protocol.aggregation, &conf);
-          const Aggregation other = suite.protocol.aggregation == Aggregation::kMeanLogits
-                                        ? Aggregation::kMajorityVote
-                                        : Aggregation::kMeanLogits;
-          const auto pred_other = aggregate(logits, ft.row_track, ft.tracks.size(), other);
-          auto preds = to_predictions(ft, pred, conf);
-          const auto m = reports::score_tracks(preds, suite.metric, boot);
-          const auto m_other = reports::score_tracks(to_predictions(ft, pred_other, {}), suite.metric, {0, 0.95, 1});
-          if (static_cast<size_t>(m.n_tracks) != ft.tracks.size())
-            throw Error(fmt::format("internal: scored {} of {} test tracks", m.n_tracks, ft.tracks.size()),
-                        ExitCode::kIncomplete);
-          accs.push_back(m.accuracy);
-          wss.push_back(m.weighted_score);
-          per_seed.push_back({{"seed", run.seed},
-                              {"accuracy", m.accuracy},
-                              {"weighted_score", m.weighted_score},
-                              {"chosen", run.sel.chosen.to_json()},
-                              {"valid_score", run.sel.valid_score}});
-          if (first.is_null()) {
-            nlohmann::json pj = nlohmann::json::array();
-            for (size_t t = 0; t < preds.size(); ++t) {
-              const auto rel = datasets::key_relation(preds[t].reference, preds[t].estimate, suite.metric);
-              pj.push_back({{"id", preds[t].track_id},
-                            {"reference", preds[t].reference.name()},
-                            {"estimate", preds[t].estimate.name()},
-                            {"relation", datasets::relation_name(rel)},
-                            {"score", datasets::relation_score(rel)},
-                            {"confidence", preds[t].confidence},
-                            {aggregation_name(other), Key::from_index(pred_other[t]).name()}});
+        expected_rows += tests.size();
+        struct SeedRun {
+          std::uint64_t seed;
+          probes::Selection sel;
+        };
+        std::vector<SeedRun> runs(static_cast<size_t>(suite.statistics.seeds));
+        const auto probe_start = std::chrono::steady_clock::now();
+        {
+          Progress progress(fmt::format("probe [{}{} / {}]", ec.name, layer_text, pc.label()),
+                            suite.statistics.seeds * static_cast<std::int64_t>(pc.grid_points().size()), v, "fits");
+          // Seeds train side by side, one compute thread each: small probes gain more from this than
+          // from splitting each matrix product. Each fit is deterministic for its seed (probes/Probe.cpp).
+          const bool parallel_seeds = suite.statistics.seeds > 1 && threads > 1 && pc.device == "cpu";
+          const int torch_threads = probes::compute_threads();
+          if (parallel_seeds) probes::set_compute_threads(1);
+          parallel_for(runs.size(), parallel_seeds ? threads : 1, [&](size_t si) {
+            const std::uint64_t seed = suite.seed + static_cast<std::uint64_t>(si);
+            auto valid_score = [&](const Matrix& logits) {
+              progress.advance();
+              const auto pred = aggregate(logits, fvalid.row_track, fvalid.tracks.size(), suite.protocol.aggregation);
+              double s = 0;
+              for (size_t t = 0; t < pred.size(); ++t)
+                s += datasets::weighted_score(fvalid.tracks[t]->key, Key::from_index(pred[t]), suite.metric);
+              return s / double(pred.size());
+            };
+            runs[si] = {seed, probes::select_on_validation(pc, ftrain.x, ftrain.y, fvalid.x, fvalid.y,
+                                                           Key::kNumClasses, seed, valid_score)};
+          });
+          if (parallel_seeds) probes::set_compute_threads(torch_threads);
+        }
+        probe_seconds += since(probe_start);
+        for (size_t ti = 0; ti < tests.size(); ++ti) {
+          const Features& ft = ftests[ti];
+          nlohmann::json per_seed = nlohmann::json::array();
+          std::vector<double> accs, wss;
+          nlohmann::json first;
+          for (auto& run : runs) {
+            const Matrix logits = run.sel.probe->predict(ft.x);
+            std::vector<double> conf;
+            const auto pred = aggregate(logits, ft.row_track, ft.tracks.size(), suite.protocol.aggregation, &conf);
+            const Aggregation other = suite.protocol.aggregation == Aggregation::kMeanLogits
+                                          ? Aggregation::kMajorityVote
+                                          : Aggregation::kMeanLogits;
+            const auto pred_other = aggregate(logits, ft.row_track, ft.tracks.size(), other);
+            auto preds = to_predictions(ft, pred, conf);
+            const auto m = reports::score_tracks(preds, suite.metric, boot);
+            const auto m_other = reports::score_tracks(to_predictions(ft, pred_other, {}), suite.metric, {0, 0.95, 1});
+            if (static_cast<size_t>(m.n_tracks) != ft.tracks.size())
+              throw Error(fmt::format("internal: scored {} of {} test tracks", m.n_tracks, ft.tracks.size()),
+                          ExitCode::kIncomplete);
+            accs.push_back(m.accuracy);
+            wss.push_back(m.weighted_score);
+            per_seed.push_back({{"seed", run.seed},
+                                {"accuracy", m.accuracy},
+                                {"weighted_score", m.weighted_score},
+                                {"chosen", run.sel.chosen.to_json()},
+                                {"valid_score", run.sel.valid_score}});
+            if (first.is_null()) {
+              nlohmann::json pj = nlohmann::json::array();
+              for (size_t t = 0; t < preds.size(); ++t) {
+                const auto rel = datasets::key_relation(preds[t].reference, preds[t].estimate, suite.metric);
+                pj.push_back({{"id", preds[t].track_id},
+                              {"reference", preds[t].reference.name()},
+                              {"estimate", preds[t].estimate.name()},
+                              {"relation", datasets::relation_name(rel)},
+                              {"score", datasets::relation_score(rel)},
+                              {"confidence", preds[t].confidence},
+                              {aggregation_name(other), Key::from_index(pred_other[t]).name()}});
+              }
+              first = {{"dataset", tests[ti].ref.dataset},
+                       {"split", tests[ti].ref.split},
+                       {"encoder", ec.name},
+                       {"encoder_type", enc.type()},
+                       {"encoder_fingerprint", enc.fingerprint()},
+                       {"layer", layer},
+                       {"probe", pc.label()},
+                       {"probe_config", pc.to_json()},
+                       {"seed", run.seed},
+                       {"aggregation", aggregation_name(suite.protocol.aggregation)},
+                       {"metrics", m.to_json()},
+                       {"metrics_" + aggregation_name(other), m_other.to_json()},
+                       {"selection",
+                        {{"criterion", "validation weighted score, track level"},
+                         {"valid_split", valid.ref.text()},
+                         {"chosen", run.sel.chosen.to_json()},
+                         {"valid_score", run.sel.valid_score},
+                         {"candidates", run.sel.candidates}}},
+                       {"training", run.sel.probe->training_log()},
+                       {"n_segments", ft.x.rows},
+                       {"predictions", pj}};
             }
-            first = {{"dataset", tests[ti].ref.dataset},
-                     {"split", tests[ti].ref.split},
-                     {"encoder", ec.name},
-                     {"encoder_type", enc.type()},
-                     {"encoder_fingerprint", enc.fingerprint()},
-                     {"probe", pc.label()},
-                     {"probe_config", pc.to_json()},
-                     {"seed", run.seed},
-                     {"aggregation", aggregation_name(suite.protocol.aggregation)},
-                     {"metrics", m.to_json()},
-                     {"metrics_" + aggregation_name(other), m_other.to_json()},
-                     {"selection",
-                      {{"criterion", "validation weighted score, track level"},
-                       {"valid_split", valid.ref.text()},
-                       {"chosen", run.sel.chosen.to_json()},
-                       {"valid_score", run.sel.valid_score},
-                       {"candidates", run.sel.candidates}}},
-                     {"training", run.sel.probe->training_log()},
-                     {"n_segments", ft.x.rows},
-                     {"predictions", pj}};
           }
+          const auto a = reports::mean_std(accs), w = reports::mean_std(wss);
+          first["per_seed"] = per_seed;
+          first["across_seeds"] = {{"n", runs.size()},
+                                   {"accuracy", {{"mean", a.mean}, {"std", a.std}}},
+                                   {"weighted_score", {{"mean", w.mean}, {"std", w.std}}}};
+          results.push_back(first);
         }
-        const auto a = reports::mean_std(accs), w = reports::mean_std(wss);
-        first["per_seed"] = per_seed;
-        first["across_seeds"] = {{"n", runs.size()},
-                                 {"accuracy", {{"mean", a.mean}, {"std", a.std}}},
-                                 {"weighted_score", {{"mean", w.mean}, {"std", w.std}}}};
-        results.push_back(first);
+
+        // --- Robustness: the first seed's clean-trained probe, on the first test split.
+        if (robust && pc.label() == suite.robustness.probe && layer == layers.back()) {
+          RobustnessInput in;
+          in.suite = &suite;
+          in.cx = rcx;
+          in.train = train.tracks;
+          in.valid = valid.tracks;
+          in.test = tests.front().tracks;
+          in.test_name = tests.front().ref.text();
+          in.ftrain = ftrain;
+          in.fvalid = fvalid;
+          in.clean_test = ex_tests.front();
+          for (auto& per : in.clean_test.per_track) per = {per[slot]};
+          in.chosen = &runs.front().sel.chosen;
+          in.probe = runs.front().sel.probe.get();
+          in.seed = runs.front().seed;
+          in.encoder = ec.name;
+          in.probe_label = pc.label();
+          in.layer = layer;
+          in.boot = boot;
+          const auto robust_start = std::chrono::steady_clock::now();
+          run_robustness(in, robust_conds, robustness);
+          robustness_seconds += since(robust_start);
+        }
       }
     }
   }
+  if (options.shard.active()) {
+    log_line(v, fmt::format("shard {}/{}: cache hits {}, computed {}; run the suite without --shard to train probes "
+                            "and write the report",
+                            options.shard.index + 1, options.shard.count, cache.hits(), cache.misses()));
+    outcome.shard_computed = cache.misses();
+    return outcome;
+  }
+  // Completeness: every (encoder, layer, probe, test split) that was asked for has its row.
+  if (results.size() != expected_rows)
+    throw Error(fmt::format("incomplete run: {} result rows written, {} expected", results.size(), expected_rows),
+                ExitCode::kIncomplete);
+
 
   // --- Report.
   nlohmann::json datasets_json = nlohmann::json::object();
@@ -472,6 +434,17 @@ RunOutcome run_suite(const Suite& suite, const RunOptions& options) {
         {"started", started},
         {"finished", iso_now()},
         {"wall_seconds", std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count()},
+        {"peak_rss_mb", [] {
+           struct rusage u {};
+           ::getrusage(RUSAGE_SELF, &u);
+           return double(u.ru_maxrss) / 1024.0;  // Linux reports KiB
+         }()},
+        {"stages", [&] {
+           auto j = times.to_json();
+           j["probe_wall_s"] = probe_seconds;
+           j["robustness_wall_s"] = robustness_seconds;
+           return j;
+         }()},
         {"cache", {{"dir", suite.cache.string()}, {"hits", cache.hits()}, {"misses", cache.misses()},
                    {"corrupted_recomputed", cache.corrupted()}}}}},
       {"metric",
@@ -492,6 +465,18 @@ RunOutcome run_suite(const Suite& suite, const RunOptions& options) {
       {"encoders", encoders_json},
       {"skipped", skipped},
       {"results", results}};
+  if (suite.robustness.enabled) {
+    nlohmann::json grids = nlohmann::json::object();
+    for (const auto& w : suite.robustness.sweeps) grids[w.type] = w.values;
+    robustness["grids"] = grids;
+    report["robustness"] = robustness;
+  }
+  // Published figures (quoted, kept apart) and paired tests of every row against the reference row.
+  report["published"] = nlohmann::json::array();
+  for (const auto& f : suite.published) report["published"].push_back(f.to_json());
+  report["comparisons"] = reports::paired_comparisons(
+      report, suite.statistics.reference,
+      {suite.statistics.alpha, suite.statistics.bootstrap, suite.statistics.bootstrap, 0.95, suite.seed});
   outcome.report_path = suite.output / "report.json";
   reports::write_json_atomic(outcome.report_path, report);
   outcome.table = reports::render_table(report, reports::TableFormat::kText);

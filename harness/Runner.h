@@ -6,6 +6,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "harness/Pipeline.h"
 #include "harness/Progress.h"
 #include "harness/Suite.h"
 
@@ -16,6 +17,7 @@ struct RunOptions {
   bool dry_run = false;  // print the plan and stop before computing anything
   int threads = 0;       // > 0 overrides the suite
   std::string command_line;
+  Shard shard;  // --shard i/N: compute only this share of the extraction work into the cache, no report
 };
 
 struct RunOutcome {
@@ -23,6 +25,7 @@ struct RunOutcome {
   nlohmann::json report;
   std::string plan;   // human-readable plan
   std::string table;  // the printed result table
+  int shard_computed = 0;  // with --shard: cache entries this shard computed
 };
 
 RunOutcome run_suite(const Suite& suite, const RunOptions& options);

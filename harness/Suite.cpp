@@ -1,10 +1,12 @@
 #include "harness/Suite.h"
 
+#include <cmath>
 #include <fstream>
 #include <set>
 
 #include <fmt/format.h>
 
+#include "augment/Deformation.h"
 #include "datasets/Dataset.h"
 #include "datasets/Error.h"
 #include "datasets/Hash.h"
@@ -14,6 +16,14 @@
 namespace fs = std::filesystem;
 
 namespace mcpt::harness {
+
+nlohmann::json PublishedFigure::to_json() const {
+  nlohmann::json j = {{"name", name}, {"dataset", dataset}, {"source", source}};
+  if (accuracy >= 0) j["accuracy"] = accuracy;
+  if (weighted_score >= 0) j["weighted_score"] = weighted_score;
+  if (!note.empty()) j["note"] = note;
+  return j;
+}
 
 std::string aggregation_name(Aggregation a) {
   return a == Aggregation::kMeanLogits ? "mean_logits" : "majority_vote";
@@ -44,7 +54,127 @@ SplitRef parse_split_ref(const nlohmann::json& v, const std::string& path,
   return r;
 }
 
+std::vector<Sweep> default_sweeps() {
+  std::vector<Sweep> v;
+  v.push_back({"pitch_shift", "semitones", "semitones", {-6, -5, -4, -3, -2, -1, 0, 1, 2, 3, 4, 5, 6}, nlohmann::json::object()});
+  v.push_back({"time_stretch", "ratio", "ratio", {0.8, 0.9, 1.1, 1.25}, nlohmann::json::object()});
+  // A tilt of +-3 dB/octave about 1 kHz moves 62.5 Hz and 16 kHz by -+12 dB: the issue's +-12 dB.
+  v.push_back({"eq", "db_per_octave", "dB/octave", {-3, -1.5, 1.5, 3}, {{"filter", "tilt"}}});
+  v.push_back({"noise", "snr_db", "dB SNR", {40, 30, 20, 10, 0}, {{"color", "pink"}}});
+  return v;
+}
+
+// The seed paper's training-time augmentation: pitch shifts drawn uniformly from -5..+6 semitones.
+nlohmann::json default_training_augmentation() {
+  return {{"type", "random"}, {"deformation", "pitch_shift"}, {"semitones", {{"uniform_int", {-5, 6}}}}};
+}
+
+// Checks a deformation spec now (the registry names the JSON path), so a bad sweep fails before work.
+void check_deformation(const nlohmann::json& spec, const std::string& path) { augment::make_deformation(spec, path); }
+
+Robustness parse_robustness(const nlohmann::json& j, const Suite& s) {
+  Robustness r;
+  if (j.is_boolean()) {
+    r.enabled = j.get<bool>();
+    if (r.enabled) r.sweeps = default_sweeps();
+    return r;
+  }
+  JsonObject o(j, "suite.robustness");
+  r.enabled = o.get_bool("enabled", true);
+  if (o.has("encoders")) {
+    const auto& e = o.raw("encoders");
+    if (!e.is_array()) throw Error(fmt::format("suite.robustness.encoders: expected an array of encoder names, got {}", json_brief(e)));
+    std::vector<std::string> names;
+    for (const auto& ec : s.encoders) names.push_back(ec.name);
+    for (size_t i = 0; i < e.size(); ++i) {
+      const std::string path = fmt::format("suite.robustness.encoders[{}]", i);
+      if (!e[i].is_string()) throw Error(fmt::format("{}: expected an encoder name, got {}", path, json_brief(e[i])));
+      const auto n = e[i].get<std::string>();
+      if (std::find(names.begin(), names.end(), n) == names.end())
+        throw Error(fmt::format("{}: {}", path, unknown_name_message("encoder", n, names)));
+      r.encoders.push_back(n);
+    }
+  }
+  {
+    std::vector<std::string> labels;
+    for (const auto& p : s.probes)
+      if (p.type != "none") labels.push_back(p.label());
+    r.probe = o.get_string("probe", labels.empty() ? "" : labels.front());
+    if (std::find(labels.begin(), labels.end(), r.probe) == labels.end())
+      throw Error(fmt::format("suite.robustness.probe: {}",
+                              unknown_name_message("trainable probe", r.probe, labels)));
+  }
+  if (o.has("sweeps")) {
+    const auto& sw = o.raw("sweeps");
+    if (!sw.is_array()) throw Error(fmt::format("suite.robustness.sweeps: expected an array, got {}", json_brief(sw)));
+    for (size_t i = 0; i < sw.size(); ++i) {
+      const std::string path = fmt::format("suite.robustness.sweeps[{}]", i);
+      JsonObject so(sw[i], path);
+      Sweep w;
+      w.type = so.require_string("type");
+      w.parameter = so.require_string("parameter");
+      w.unit = so.get_string("unit", w.parameter);
+      w.values = so.get_numbers("values", {}, -1e6, 1e6);
+      if (w.values.empty()) throw Error(fmt::format("{}.values: expected a non-empty array of numbers", path));
+      if (so.has("options")) {
+        w.options = so.raw("options");
+        if (!w.options.is_object()) throw Error(fmt::format("{}.options: expected an object, got {}", path, json_brief(w.options)));
+      }
+      so.finish();
+      for (size_t k = 0; k < w.values.size(); ++k) check_deformation(w.spec_at(w.values[k]), fmt::format("{}.values[{}]", path, k));
+      r.sweeps.push_back(w);
+    }
+  } else {
+    r.sweeps = default_sweeps();
+  }
+  r.controls = o.get_bool("controls", true);
+  r.control_semitones = o.get_number("control_semitones", 3, -24, 24);
+  if (o.has("control_options")) {
+    r.control_options = o.raw("control_options");
+    if (!r.control_options.is_object())
+      throw Error(fmt::format("suite.robustness.control_options: expected an object of pitch_shift options, got {}",
+                              json_brief(r.control_options)));
+  } else {
+    for (const auto& w : r.sweeps)
+      if (w.type == "pitch_shift") r.control_options = w.options;
+  }
+  r.consistency = o.get_bool("consistency", true);
+  r.invariance = o.get_bool("invariance", true);
+  r.decodability = o.get_numbers("decodability", {-6, -3, 0, 3, 6}, -24, 24);
+  r.train_shifts = o.get_numbers("train_shifts", {-3, 0, 3}, -24, 24);
+  if (!r.train_shifts.empty() && std::find(r.train_shifts.begin(), r.train_shifts.end(), 0.0) == r.train_shifts.end())
+    throw Error("suite.robustness.train_shifts: must include 0 (the clean-trained probe is the reference row)");
+  if (o.has("training_augmentation")) {
+    const auto& a = o.raw("training_augmentation");
+    if (a.is_boolean()) {
+      if (a.get<bool>()) r.training_augmentation = default_training_augmentation();
+    } else {
+      r.training_augmentation = a;
+    }
+  } else {
+    r.training_augmentation = default_training_augmentation();
+  }
+  if (!r.training_augmentation.is_null()) check_deformation(r.training_augmentation, "suite.robustness.training_augmentation");
+  r.augmentation_copies = static_cast<int>(o.get_int("augmentation_copies", 2, 1, 64));
+  o.finish();
+  if (r.controls) {
+    nlohmann::json c = r.control_options;
+    c["type"] = "pitch_shift";
+    c["semitones"] = 0;
+    check_deformation(c, "suite.robustness.control_options");
+  }
+  return r;
+}
+
 }  // namespace
+
+nlohmann::json Sweep::spec_at(double value) const {
+  nlohmann::json j = options;
+  j["type"] = type;
+  if (std::floor(value) == value && std::fabs(value) < 1e9) j[parameter] = static_cast<long long>(value);
+  else j[parameter] = value;
+  return j;
+}
 
 Suite Suite::load(const fs::path& file) {
   std::error_code ec;
@@ -146,6 +276,21 @@ Suite Suite::parse(const nlohmann::json& j, const fs::path& file) {
       c.pooling = ej.get_string("pooling", "mean");
       if (c.pooling != "mean" && c.pooling != "mean+std")
         throw Error(fmt::format("{}.pooling: {}", path, unknown_name_message("pooling", c.pooling, {"mean", "mean+std"})));
+      if (ej.has("layer") && ej.has("layers"))
+        throw Error(fmt::format("{}: give \"layer\" or \"layers\", not both", path));
+      if (ej.has("layer")) {
+        c.layers = {static_cast<int>(ej.get_int("layer", -1, -10000, 10000))};
+      } else if (ej.has("layers")) {
+        const auto& l = ej.raw("layers");
+        if (l.is_string() && l.get<std::string>() == "all") {
+          c.all_layers = true;
+          c.layers.clear();
+        } else {
+          const auto v = ej.get_ints("layers", {}, -10000, 10000);
+          if (v.empty()) throw Error(fmt::format("{}.layers: expected \"all\" or a non-empty array of layer indices", path));
+          c.layers.assign(v.begin(), v.end());
+        }
+      }
       c.options = e[i];
       s.encoders.push_back(c);
     }
@@ -170,7 +315,46 @@ Suite Suite::parse(const nlohmann::json& j, const fs::path& file) {
     JsonObject st(o.raw("statistics"), "suite.statistics");
     s.statistics.seeds = static_cast<int>(st.get_int("seeds", 1, 1, 1000));
     s.statistics.bootstrap = static_cast<int>(st.get_int("bootstrap", 1000, 0, 1000000));
+    s.statistics.reference = st.get_string("reference", "");
+    s.statistics.alpha = st.get_number("alpha", 0.05, 1e-9, 0.5);
+    if (!s.statistics.reference.empty()) {  // checked now, so a typo fails before any work is done
+      const auto& ref = s.statistics.reference;
+      const std::string enc = ref.substr(0, ref.find('/'));
+      const std::string probe = ref.find('/') == std::string::npos ? "" : ref.substr(ref.find('/') + 1, ref.find('@') - ref.find('/') - 1);
+      std::vector<std::string> encs, labels;
+      for (const auto& e : s.encoders) encs.push_back(e.name);
+      for (const auto& p : s.probes) labels.push_back(p.label());
+      if (std::find(encs.begin(), encs.end(), enc) == encs.end())
+        throw Error(fmt::format("suite.statistics.reference: \"{}\": {}", ref, unknown_name_message("encoder", enc, encs)));
+      if (ref.find('/') != std::string::npos && std::find(labels.begin(), labels.end(), probe) == labels.end())
+        throw Error(fmt::format("suite.statistics.reference: \"{}\": {}", ref, unknown_name_message("probe", probe, labels)));
+    }
     st.finish();
+  }
+  if (o.has("robustness")) s.robustness = parse_robustness(o.raw("robustness"), s);
+  if (o.has("published")) {  // figures quoted from papers, shown apart from measured rows
+    const auto& p = o.raw("published");
+    if (!p.is_array()) throw Error(fmt::format("suite.published: expected an array of figures, got {}", json_brief(p)));
+    for (size_t i = 0; i < p.size(); ++i) {
+      JsonObject f(p[i], fmt::format("suite.published[{}]", i));
+      PublishedFigure fig;
+      fig.name = f.require_string("name");
+      fig.dataset = f.require_string("dataset");
+      fig.source = f.require_string("source");
+      fig.note = f.get_string("note", "");
+      for (auto [key, out] : {std::pair<const char*, double*>{"accuracy", &fig.accuracy}, {"weighted_score", &fig.weighted_score}})
+        if (f.has(key)) {
+          const auto& v = f.raw(key);
+          if (v.is_number() && v.get<double>() > 1.0 && v.get<double>() <= 100.0)
+            throw Error(fmt::format("{}: expected a fraction in [0, 1], got {} (write {:g} % as {:g})", f.path_of(key),
+                                    v.get<double>(), v.get<double>(), v.get<double>() / 100.0));
+          *out = f.get_number(key, -1.0, 0.0, 1.0);
+        }
+      if (fig.accuracy < 0 && fig.weighted_score < 0)
+        throw Error(fmt::format("{}: give accuracy and/or weighted_score", f.path()));
+      f.finish();
+      s.published.push_back(fig);
+    }
   }
   o.ignore({"description", "$schema"});
   o.finish();

@@ -46,6 +46,18 @@ TEST(EmbeddingCache, KeyChangesWithFileWindowPoolingAndFingerprint) {
   EXPECT_NE(k, EmbeddingCache::key_for("fp-one-0123456789", dir / "a.wav", 0.0, -1.0, "mean"));
 }
 
+TEST(EmbeddingCache, KeyFollowsAudioContentNotPath) {
+  mcpt::testutil::TempDir dir("cachecontent");
+  mcpt::testutil::write_text(dir / "a.wav", "audio bytes one");
+  mcpt::testutil::write_text(dir / "copy" / "b.wav", "audio bytes one");
+  const auto k = EmbeddingCache::key_for("fp-one-0123456789", dir / "a.wav", 0.0, -1.0, "mean");
+  // The same bytes elsewhere (a moved or re-downloaded dataset) hit the same entry.
+  EXPECT_EQ(k, EmbeddingCache::key_for("fp-one-0123456789", dir / "copy" / "b.wav", 0.0, -1.0, "mean"));
+  // Same size, different bytes: a different entry.
+  mcpt::testutil::write_text(dir / "copy" / "b.wav", "audio bytes two");
+  EXPECT_NE(k, EmbeddingCache::key_for("fp-one-0123456789", dir / "copy" / "b.wav", 0.0, -1.0, "mean"));
+}
+
 TEST(EmbeddingCache, CorruptedEntryIsNeverReturned) {
   mcpt::testutil::TempDir dir("cachebad");
   mcpt::testutil::write_text(dir / "a.wav", "audio bytes");
