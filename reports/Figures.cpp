@@ -212,6 +212,7 @@ struct LegendLayout {
     size_t begin = 0, end = 0;
     int columns = 1;
     double column_width = 0, top = 0;  // top: offset below the legend's top edge
+    std::vector<std::pair<double, double>> at;  // per entry: x offset, row offset (flowing layout)
   };
   std::vector<Group> groups;
   std::vector<std::string> labels;  // fitted
@@ -232,9 +233,25 @@ LegendLayout layout_legend(TextMeasure& m, const std::vector<LegendEntry>& entri
     g.column_width = width / std::max(g.columns, 3);  // at most three columns' pitch: entries stay close
     if (g.columns == 1) g.column_width = width;
     g.top = l.height;
-    l.height += double((g.end - g.begin + size_t(g.columns) - 1) / size_t(g.columns)) * kRowHeight;
-    for (size_t k = g.begin; k < g.end; ++k)
-      l.labels.push_back(m.fit(entries[k].label, kLegendFont, g.column_width - kSwatchWidth - 3 - 4));
+    if (g.columns == 1 && g.end - g.begin > 1) {
+      // One long label would leave a column of short ones: let the entries flow in rows instead.
+      double x = 0, row = 0;
+      for (size_t k = g.begin; k < g.end; ++k) {
+        l.labels.push_back(m.fit(entries[k].label, kLegendFont, width - kSwatchWidth - 3 - 4));
+        const double w = kSwatchWidth + 3 + m.width(l.labels.back(), kLegendFont) + 8;
+        if (x > 0 && x + w > width) x = 0, row += 1;
+        g.at.emplace_back(x, row);
+        x += w;
+      }
+      l.height += (row + 1) * kRowHeight;
+    } else {
+      for (size_t k = g.begin; k < g.end; ++k) {
+        l.labels.push_back(m.fit(entries[k].label, kLegendFont, g.column_width - kSwatchWidth - 3 - 4));
+        const size_t i = k - g.begin;
+        g.at.emplace_back(double(i % size_t(g.columns)) * g.column_width, double(i / size_t(g.columns)));
+      }
+      l.height += double((g.end - g.begin + size_t(g.columns) - 1) / size_t(g.columns)) * kRowHeight;
+    }
     l.groups.push_back(g);
   }
   return l;
@@ -245,9 +262,9 @@ void draw_legend(Canvas& c, const LegendLayout& l, const std::vector<LegendEntry
   for (const auto& g : l.groups) {
     for (size_t i = g.begin; i < g.end; ++i) {
       const auto& e = entries[i];
-      const size_t k = i - g.begin;
-      const double x = x0 + double(k % size_t(g.columns)) * g.column_width;
-      const double y = top - g.top - double(k / size_t(g.columns)) * kRowHeight - kRowHeight / 2;
+      const auto [dx, row] = g.at[i - g.begin];
+      const double x = x0 + dx;
+      const double y = top - g.top - row * kRowHeight - kRowHeight / 2;
       switch (e.swatch) {
         case Swatch::kLine:
           c.line({x, x + kSwatchWidth}, {y, y}, e.colour, kDataWidth, e.dash);
@@ -862,7 +879,8 @@ std::vector<FigureSpec> train_test_figures(const Model& model, TextMeasure& m) {
     const double right_block = bar_gap + bar_w + kTickLen + 2 + max_width(m, bar.labels, kTickFont) + 3 + kLabelFont + kPad;
     const double left = kPad + kLabelFont + 3 + max_width(m, yl, kTickFont) + 2 + kTickLen;
     const double avail_w = kPageWidth - left - right_block;
-    const double cell = std::min(avail_w / double(std::max<size_t>(1, nx)), 24.0);
+    // Square cells, as large as the width allows, the map at most 150 pt tall.
+    const double cell = std::min(avail_w / double(std::max<size_t>(1, nx)), 150.0 / double(std::max<size_t>(1, ny)));
     const double plot_w = cell * double(nx), plot_h = cell * double(ny);
     const double bottom = kPad + kLabelFont + 3 + kTickFont + 2 + kTickLen;
     const double title_h = kTitleFont + 5;
@@ -872,8 +890,12 @@ std::vector<FigureSpec> train_test_figures(const Model& model, TextMeasure& m) {
     while (cell_font > 4 && m.width("100", cell_font) > cell - 1.5) cell_font -= 0.25;
     const bool numbers = cell_font > 4 || m.width("100", cell_font) <= cell - 1.5;
     bool every_other_x = max_width(m, xl, kTickFont) > cell - 1, every_other_y = kTickFont > cell;
+    // The rotated y title must fit along the map; a short form when the map is short.
+    std::string y_title = "training pitch shift (semitones)";
+    if (m.width(y_title, kLabelFont) > plot_h + 20) y_title = "training shift (st)";
+    const double bar_label_x = bar_gap + bar_w + kTickLen + 2 + max_width(m, bar.labels, kTickFont) + 3 + kLabelFont / 2;
     Axes a;
-    a.left = left + (avail_w - plot_w) / 2;
+    a.left = left;
     a.right = a.left + plot_w;
     a.bottom = bottom;
     a.top = bottom + plot_h;
@@ -907,20 +929,17 @@ std::vector<FigureSpec> train_test_figures(const Model& model, TextMeasure& m) {
         if (!every_other_y || i % 2 == (ny - 1) % 2) c.text(a.left - kTickLen - 2, y, yl[i], kTickFont, 1.0);
       }
       c.text((a.left + a.right) / 2, kPad + kLabelFont / 2, "test pitch shift (semitones)", kLabelFont, 0.5);
-      c.text(kPad + kLabelFont / 2, (a.bottom + a.top) / 2, "training pitch shift (semitones)", kLabelFont, 0.5, kBlack, 90);
+      c.text(kPad + kLabelFont / 2, (a.bottom + a.top) / 2, y_title, kLabelFont, 0.5, kBlack, 90);
       // Colour bar over the fixed range 0–100 %, so that maps of different encoders compare.
       const double b0 = a.right + bar_gap, b1 = b0 + bar_w;
       c.viridis_bar(b0, a.bottom, b1, a.top);
       c.line({b0, b1, b1, b0, b0}, {a.bottom, a.bottom, a.top, a.top, a.bottom}, kBlack, kAxisWidth);
-      double label_right = b1;
       for (size_t k = 0; k < bar.ticks.size(); ++k) {
         const double y = a.bottom + (a.top - a.bottom) * bar.ticks[k] / 100;
         c.line({b1, b1 + kTickLen}, {y, y}, kBlack, kAxisWidth);
         c.text(b1 + kTickLen + 2, y, bar.labels[k], kTickFont, 0.0);
-        label_right = b1 + kTickLen + 2;
       }
-      (void)label_right;
-      c.text(c.width() - kPad - kLabelFont / 2, (a.bottom + a.top) / 2, bar.title, kLabelFont, 0.5, kBlack, 90);
+      c.text(a.right + bar_label_x, (a.bottom + a.top) / 2, bar.title, kLabelFont, 0.5, kBlack, 90);
     };
     out.push_back(std::move(f));
   }
