@@ -128,8 +128,8 @@ std::vector<nlohmann::json> candidates(const RandomDeformation::Distribution& d,
   if (d.kind == "uniform_int" && !(d.values[0].is_number_integer() && d.values[1].is_number_integer()))
     throw Error(fmt::format("{}: expected two integers, got {}", p, json_brief(d.values)));
   const double lo = d.values[0].get<double>(), hi = d.values[1].get<double>();
-  if (!std::isfinite(lo) || !std::isfinite(hi) || lo > hi)
-    throw Error(fmt::format("{}: expected low <= high, got {}", p, json_brief(d.values)));
+  if (!(std::fabs(lo) <= 1e15 && std::fabs(hi) <= 1e15) || lo > hi)  // 1e15: integer draws stay exact
+    throw Error(fmt::format("{}: expected low <= high, both within +-1e15, got {}", p, json_brief(d.values)));
   if (d.kind == "log_uniform" && !(lo > 0))
     throw Error(fmt::format("{}: expected 0 < low <= high, got {}", p, json_brief(d.values)));
   return {d.values[0], d.values[1]};
