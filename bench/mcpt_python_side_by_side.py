@@ -34,7 +34,6 @@ def flops_per_segment(c, tokens):
 
 def time_it(fn, iters):
     fn()  # warm-up (allocations, thread pool start)
-    fn()
     times = []
     for _ in range(iters):
         t = time.perf_counter()
@@ -63,24 +62,30 @@ def main():
         ref.save_checkpoint(ck, model, config)
 
         x = torch.randn(a.batch, ref.N_MELS, config["frames"])
-        with torch.no_grad():
-            tokens = model.forward_layers(x[:1]).shape[2]
-            py = time_it(lambda: model.forward_layers(x), a.iters)
-
-        # GEMM peak: square float32 matmuls, as large as the model's largest, with the same threads.
         g = torch.randn(2048, 2048)
         h = torch.randn(2048, 2048)
-        gemm = time_it(lambda: torch.mm(g, h), a.iters)
-        gemm_gflops = 2 * 2048 ** 3 / gemm * 1e-9
-
-        r = subprocess.run([a.bench, "--checkpoint", ck, "--batch", str(a.batch), "--threads", str(a.threads),
-                            "--benchmark_filter=mcpt_forward_layers", "--benchmark_format=json",
-                            f"--benchmark_repetitions={a.iters}", "--benchmark_min_time=0.01"],
-                           capture_output=True, text=True)
-        if r.returncode != 0:
-            sys.exit(f"{a.bench} failed: {r.stderr}")
-        runs = [b for b in json.loads(r.stdout)["benchmarks"] if b.get("run_type") == "iteration"]
-        cpp = statistics.median(b["real_time"] for b in runs) / 1e3  # ms -> s
+        with torch.no_grad():
+            tokens = model.forward_layers(x[:1]).shape[2]
+            model.forward_layers(x)  # warm-up
+        # Rounds alternate Python, C++ and the GEMM, so a busy machine slows all three alike;
+        # medians over rounds.
+        py, cpp, gemm = [], [], []
+        for _ in range(a.iters):
+            with torch.no_grad():
+                t = time.perf_counter()
+                model.forward_layers(x)
+                py.append(time.perf_counter() - t)
+            r = subprocess.run([a.bench, "--checkpoint", ck, "--batch", str(a.batch), "--threads", str(a.threads),
+                                "--benchmark_filter=mcpt_forward_layers", "--benchmark_format=json",
+                                "--benchmark_min_time=0.01"], capture_output=True, text=True)
+            if r.returncode != 0:
+                sys.exit(f"{a.bench} failed: {r.stderr}")
+            runs = [b for b in json.loads(r.stdout)["benchmarks"] if b.get("run_type") == "iteration"]
+            cpp.append(runs[0]["real_time"] / 1e3)  # ms -> s
+            gemm.append(time_it(lambda: torch.mm(g, h), 3))
+        py, cpp = statistics.median(py), statistics.median(cpp)
+        # GEMM peak: square float32 matmuls, as large as the model's largest, with the same threads.
+        gemm_gflops = 2 * 2048 ** 3 / statistics.median(gemm) * 1e-9
 
     flops = flops_per_segment(config, tokens) * a.batch
     print(f"model: {a.patch}, dim {a.dim}, depth {a.depth}, heads {a.heads} x {a.dim_head}, mlp {a.mlp_dim}; "
@@ -91,7 +96,7 @@ def main():
     print("|---|---|---|---|---|")
     for name, t in (("C++ LibTorch (bench_mcpt)", cpp), ("python3-torch eager", py)):
         print(f"| {name} | {t:.3f} | {a.batch / t:.1f} | {flops / t * 1e-9:.1f} | {100 * flops / t * 1e-9 / gemm_gflops:.0f} % |")
-    print(f"C++ time / Python time: {cpp / py:.3f}")
+    print(f"C++ time / Python time: {cpp / py:.3f} (medians of {a.iters} alternating rounds)")
     return 0
 
 
