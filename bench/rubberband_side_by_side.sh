@@ -35,14 +35,15 @@ for i in "${!SRC[@]}"; do
 done
 NF=${#SRC[@]}
 
-now() { date +%s.%N; }
-# best_of CMD...: the smallest wall time of REPS runs, in seconds.
+# best_of CMD...: the smallest wall time of REPS runs, in seconds; CPU (user + sys, children
+# included) of that run goes to $CPU. CPU time is the fairer figure on a shared, loaded machine.
+CPU=0
 best_of() {
-  local best="" t0 t1 t
+  local best="" t w u s
   for _ in $(seq "$REPS"); do
-    t0=$(now); "$@" >/dev/null 2>&1; t1=$(now)
-    t=$(echo "$t1 - $t0" | bc -l)
-    if [[ -z "$best" ]] || (($(echo "$t < $best" | bc -l))); then best=$t; fi
+    t=$( { TIMEFORMAT='%R %U %S'; time "$@" >/dev/null 2>&1; } 2>&1 | tail -1)
+    read -r w u s <<<"$t"
+    if [[ -z "$best" ]] || (($(echo "$w < $best" | bc -l))); then best=$w; CPU=$(echo "$u + $s" | bc -l); fi
   done
   printf '%.3f' "$best"
 }
@@ -53,7 +54,10 @@ import sys, warnings
 import numpy as np
 from scipy.io import wavfile
 warnings.filterwarnings("ignore")
-a = wavfile.read(sys.argv[1])[1].astype(float); b = wavfile.read(sys.argv[2])[1].astype(float)
+def read(path):  # 16-bit PCM as [-1, 1), float as it is
+    x = wavfile.read(path)[1]
+    return x.astype(float) / 32768 if x.dtype == np.int16 else x.astype(float)
+a = read(sys.argv[1]); b = read(sys.argv[2])
 a = a if a.ndim == 1 else a.mean(axis=1); b = b if b.ndim == 1 else b.mean(axis=1)
 n = min(len(a), len(b)); a, b = a[:n], b[:n]
 d = np.sum((a - b) ** 2)
@@ -67,7 +71,7 @@ echo "rubberband CLI $("$RB" --version 2>&1 | tail -1); mcpt-eval $("$EXE" --ver
 echo "files: $NF x ${SECS} s, 44.1 kHz mono 16-bit WAV; +3 semitones; best of $REPS"
 echo
 echo "1. one file (${SECS} s of audio)"
-printf '%-34s %10s %8s   %s\n' "engine / options" "seconds" "xRT" "tool"
+printf '%-34s %10s %8s %9s %8s   %s\n' "engine / options" "wall s" "xRT" "CPU s" "xRT/CPU" "tool"
 declare -A OURS=(
   [R3]='{"type": "pitch_shift", "semitones": 3}'
   [R2-mixed]='{"type": "pitch_shift", "semitones": 3, "engine": "faster"}'
@@ -76,10 +80,10 @@ declare -A OURS=(
 declare -A TOOL=([R3]="-3" [R2-mixed]="-2 --bl-transients" [R2-crisp]="-2")
 for e in R3 R2-mixed R2-crisp; do
   # shellcheck disable=SC2086
-  t_rb=$(best_of "$RB" -q ${TOOL[$e]} -p 3 "$IN0" "$WORK/rb/0-$e.wav")
-  t_us=$(best_of "$EXE" augment "$IN0" "$WORK/ours/0-$e.wav" "${OURS[$e]}" --format wav -q)
-  printf '%-34s %10s %8s   %s\n' "$e (rubberband ${TOOL[$e]} -p 3)" "$t_rb" "$(xrt "$SECS" "$t_rb")" "rubberband"
-  printf '%-34s %10s %8s   %s\n' "$e" "$t_us" "$(xrt "$SECS" "$t_us")" "mcpt-eval augment"
+  best_of "$RB" -q ${TOOL[$e]} -p 3 "$IN0" "$WORK/rb/0-$e.wav" >"$WORK/t" && t_rb=$(cat "$WORK/t") c_rb=$CPU
+  best_of "$EXE" augment "$IN0" "$WORK/ours/0-$e.wav" "${OURS[$e]}" --format wav -q >"$WORK/t" && t_us=$(cat "$WORK/t") c_us=$CPU
+  printf '%-34s %10s %8s %9.3f %8s   %s\n' "$e (${TOOL[$e]} -p 3)" "$t_rb" "$(xrt "$SECS" "$t_rb")" "$c_rb" "$(xrt "$SECS" "$c_rb")" "rubberband"
+  printf '%-34s %10s %8s %9.3f %8s   %s\n' "$e" "$t_us" "$(xrt "$SECS" "$t_us")" "$c_us" "$(xrt "$SECS" "$c_us")" "mcpt-eval augment"
   echo "   output difference (SNR of ours vs the tool's): $(snr "$WORK/rb/0-$e.wav" "$WORK/ours/0-$e.wav")"
 done
 
@@ -91,10 +95,10 @@ ours() { "$EXE" augment --list "$WORK/list.tsv" --threads "$CORES" '{"type": "pi
 ours1() { "$EXE" augment --list "$WORK/list.tsv" --threads 1 '{"type": "pitch_shift", "semitones": 3}' -q; }
 REPS_SAVED=$REPS
 REPS=1
-t_seq=$(best_of seq_rb)
-t_par=$(best_of par_rb)
-t_one=$(best_of ours1)
-t_us=$(best_of ours)
+best_of seq_rb >"$WORK/t"; t_seq=$(cat "$WORK/t")
+best_of par_rb >"$WORK/t"; t_par=$(cat "$WORK/t")
+best_of ours1 >"$WORK/t"; t_one=$(cat "$WORK/t")
+best_of ours >"$WORK/t"; t_us=$(cat "$WORK/t")
 REPS=$REPS_SAVED
 total=$((NF * SECS))
 printf '%-44s %10s %8s %9s\n' "" "seconds" "xRT" "speed-up"
