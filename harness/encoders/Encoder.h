@@ -62,6 +62,8 @@ std::unique_ptr<Encoder> make_encoder(const std::string& type, JsonObject& cfg, 
 // One factory per encoder file; the registry table in Registry.cpp lists them.
 std::unique_ptr<Encoder> make_chroma_encoder(JsonObject& cfg, const EncoderContext& ctx);
 std::unique_ptr<Encoder> make_key_profile_encoder(JsonObject& cfg, const EncoderContext& ctx);
+std::unique_ptr<Encoder> make_logmel_encoder(JsonObject& cfg, const EncoderContext& ctx);
+std::unique_ptr<Encoder> make_torchscript_encoder(JsonObject& cfg, const EncoderContext& ctx);
 std::unique_ptr<Encoder> make_mcpt_encoder(JsonObject& cfg, const EncoderContext& ctx);
 std::unique_ptr<Encoder> make_random_init_encoder(JsonObject& cfg, const EncoderContext& ctx);
 

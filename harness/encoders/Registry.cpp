@@ -14,6 +14,8 @@ const std::vector<std::pair<std::string, EncoderFactory>>& table() {
   static const std::vector<std::pair<std::string, EncoderFactory>> t = {
       {"chroma", make_chroma_encoder},
       {"key-profile", make_key_profile_encoder},
+      {"logmel", make_logmel_encoder},
+      {"torchscript", make_torchscript_encoder},
       {"mcpt", make_mcpt_encoder},
       {"random-init", make_random_init_encoder},
   };
