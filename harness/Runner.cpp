@@ -118,7 +118,8 @@ RunOutcome run_suite(const Suite& suite, const RunOptions& options) {
   std::vector<std::unique_ptr<Encoder>> encoders;
   for (const auto& ec : suite.encoders) {
     JsonObject cfg(ec.options, ec.path);
-    cfg.ignore({"name", "type", "pooling"});
+    cfg.ignore({"name", "type", "pooling", "layer"});  // read by the harness (Suite.cpp)
+    if (ec.type != "torchscript") cfg.ignore({"layers"});  // torchscript reads its own "layers"
     EncoderContext ctx{suite.file.parent_path()};
     encoders.push_back(make_encoder(ec.type, cfg, ctx));
     cfg.finish();

@@ -280,6 +280,11 @@ Suite Suite::parse(const nlohmann::json& j, const fs::path& file) {
         throw Error(fmt::format("{}: give \"layer\" or \"layers\", not both", path));
       if (ej.has("layer")) {
         c.layers = {static_cast<int>(ej.get_int("layer", -1, -10000, 10000))};
+      } else if (ej.has("layers") && c.type == "torchscript") {
+        // The TorchScript encoder reads "layers" itself (which hidden states the module returns);
+        // every returned layer is then probed.
+        c.all_layers = true;
+        c.layers.clear();
       } else if (ej.has("layers")) {
         const auto& l = ej.raw("layers");
         if (l.is_string() && l.get<std::string>() == "all") {
