@@ -121,8 +121,12 @@ RunOutcome run_suite(const Suite& suite, const RunOptions& options) {
     cfg.ignore({"name", "type", "pooling", "layer"});  // read by the harness (Suite.cpp)
     if (ec.type != "torchscript") cfg.ignore({"layers"});  // torchscript reads its own "layers"
     EncoderContext ctx{suite.file.parent_path()};
-    encoders.push_back(make_encoder(ec.type, cfg, ctx));
-    cfg.finish();
+    try {
+      encoders.push_back(make_encoder(ec.type, cfg, ctx));
+      cfg.finish();
+    } catch (const Error& e) {  // name the suite file, as errors found while parsing it do
+      throw Error(fmt::format("{}: {}", suite.file.string(), e.what()), e.code());
+    }
   }
 
   std::ostringstream plan;

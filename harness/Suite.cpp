@@ -180,6 +180,8 @@ Suite Suite::load(const fs::path& file) {
   std::error_code ec;
   if (!fs::exists(file, ec)) throw Error(fmt::format("{}: no such suite file", file.string()));
   if (fs::is_directory(file, ec)) throw Error(fmt::format("{}: is a folder, expected a suite .json file", file.string()));
+  if (!fs::is_regular_file(file, ec))
+    throw Error(fmt::format("{}: not a regular file (a FIFO or device?), expected a suite .json file", file.string()));
   std::ifstream in(file, std::ios::binary);
   if (!in) throw Error(fmt::format("{}: cannot open suite file", file.string()));
   nlohmann::json j;
@@ -203,6 +205,13 @@ Suite Suite::parse(const nlohmann::json& j, const fs::path& file) {
   const fs::path base = file.parent_path();
   JsonObject o(j, "suite");
   s.name = o.require_string("name");
+  // The name becomes the default output folder (runs/<name>) and labels files: keep it a plain name
+  // so a suite cannot direct output outside its folder.
+  if (s.name.empty() || s.name == "." || s.name == ".." ||
+      s.name.find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-") != std::string::npos)
+    throw Error(fmt::format("suite.name: {} is not a plain name (letters, digits, '.', '_', '-'; it names the "
+                            "default output folder runs/<name>)",
+                            json_brief(j["name"])));
   s.seed = o.get_uint("seed", 1);
   s.output = resolve(base, o.get_string("output", "runs/" + s.name));
   const std::string cache = o.get_string("cache", "cache");

@@ -531,11 +531,23 @@ TEST_F(BadInputs, SuiteZeroSegmentSeconds) {
 }
 // Known gap (reported to the integrator): errors raised while the runner builds encoders lack the
 // "<suite file>: " prefix that Suite::load gives every other suite error. Enable when fixed.
-TEST_F(BadInputs, DISABLED_EncoderErrorsNameTheSuiteFile) {
+TEST_F(BadInputs, EncoderErrorsNameTheSuiteFile) {
   auto j = suite();
   j["encoders"][0]["segment_seconds"] = 0;
   const auto f = write_suite(j);
   expect_bad(run(f, "validate"), {f.string() + ": suite.encoders[0].segment_seconds"});
+}
+TEST_F(BadInputs, SuiteNameThatEscapesTheOutputFolder) {
+  auto j = suite();
+  j.erase("output");
+  j["name"] = "../../escaped";
+  const auto f = write_suite(j);
+  expect_bad(run(f, "validate"), {f.string(), "suite.name"});
+}
+TEST_F(BadInputs, SuiteFileThatIsAFifo) {
+  const auto f = tmp / "fifo.json";
+  ASSERT_EQ(::mkfifo(f.c_str(), 0600), 0);
+  expect_bad(run(f, "validate"), {f.string(), "not a regular file"});
 }
 TEST_F(BadInputs, SuiteNegativeLearningRate) {
   auto j = suite();
