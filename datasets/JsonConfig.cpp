@@ -193,12 +193,14 @@ std::string closest_name(const std::string& name, const std::vector<std::string>
 
 std::string unknown_name_message(const std::string& what, const std::string& name,
                                  const std::vector<std::string>& known) {
+  // Known names can come from the user's file too (dataset, encoder and probe names): escaped.
   std::string list;
-  for (const auto& k : known) list += (list.empty() ? "" : ", ") + k;
+  for (const auto& k : known) list += (list.empty() ? "" : ", ") + datasets::detail::escaped(k);
   const std::string close = closest_name(name, known);
   // quoted(): names come from user files and may hold line breaks; an error stays one line.
   if (!close.empty())
-    return fmt::format("unknown {} {} (did you mean \"{}\"? known: {})", what, datasets::detail::quoted(name), close, list);
+    return fmt::format("unknown {} {} (did you mean {}? known: {})", what, datasets::detail::quoted(name),
+                       datasets::detail::quoted(close), list);
   return fmt::format("unknown {} {} (known: {})", what, datasets::detail::quoted(name), list);
 }
 

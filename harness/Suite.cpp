@@ -1,5 +1,6 @@
 #include "harness/Suite.h"
 
+#include <algorithm>
 #include <cmath>
 #include <fstream>
 #include <set>
@@ -11,6 +12,7 @@
 #include "datasets/Error.h"
 #include "datasets/Hash.h"
 #include "datasets/JsonConfig.h"
+#include "datasets/TextTable.h"
 #include "harness/encoders/Encoder.h"
 
 namespace fs = std::filesystem;
@@ -112,6 +114,9 @@ Robustness parse_robustness(const nlohmann::json& j, const Suite& s) {
       JsonObject so(sw[i], path);
       Sweep w;
       w.type = so.require_string("type");
+      // Checked here, so the error names the sweep's "type" and not the first value's spec built from it.
+      if (const auto known = augment::deformation_types(); std::find(known.begin(), known.end(), w.type) == known.end())
+        throw Error(fmt::format("{}: {}", so.path_of("type"), unknown_name_message("deformation type", w.type, known)));
       w.parameter = so.require_string("parameter");
       w.unit = so.get_string("unit", w.parameter);
       w.values = so.get_numbers("values", {}, -1e6, 1e6);
@@ -224,7 +229,7 @@ Suite Suite::parse(const nlohmann::json& j, const fs::path& file) {
       throw Error(fmt::format("suite.datasets: expected a non-empty object of name -> dataset, got {}", json_brief(d)));
     const auto types = datasets::dataset_types();
     for (auto it = d.begin(); it != d.end(); ++it) {
-      const std::string path = "suite.datasets." + it.key();
+      const std::string path = "suite.datasets." + datasets::detail::escaped(it.key());  // one-line messages
       JsonObject dj(it.value(), path);
       DatasetConfig c;
       c.name = it.key();
@@ -263,7 +268,8 @@ Suite Suite::parse(const nlohmann::json& j, const fs::path& file) {
       const auto& t = s.protocol.test[i];
       if (t.text() == s.protocol.train.text() || t.text() == s.protocol.valid.text() ||
           (t.dataset == s.protocol.train.dataset && (t.split.empty() || s.protocol.train.split.empty())))
-        throw Error(fmt::format("suite.protocol.test[{}]: \"{}\" overlaps the training or validation split", i, t.text()));
+        throw Error(fmt::format("suite.protocol.test[{}]: {} overlaps the training or validation split", i,
+                                datasets::detail::quoted(t.text())));
     }
   }
   {
@@ -281,7 +287,8 @@ Suite Suite::parse(const nlohmann::json& j, const fs::path& file) {
         throw Error(fmt::format("{}.type: {}", path, unknown_name_message("encoder type", c.type, types)));
       c.name = ej.get_string("name", c.type);
       if (!names.insert(c.name).second)
-        throw Error(fmt::format("{}.name: duplicate encoder name \"{}\" (names identify rows of the report)", path, c.name));
+        throw Error(fmt::format("{}.name: duplicate encoder name {} (names identify rows of the report)", path,
+                                datasets::detail::quoted(c.name)));
       c.pooling = ej.get_string("pooling", "mean");
       if (c.pooling != "mean" && c.pooling != "mean+std")
         throw Error(fmt::format("{}.pooling: {}", path, unknown_name_message("pooling", c.pooling, {"mean", "mean+std"})));
@@ -316,7 +323,8 @@ Suite Suite::parse(const nlohmann::json& j, const fs::path& file) {
     for (size_t i = 0; i < p.size(); ++i) {
       auto c = probes::ProbeConfig::from_json(p[i], fmt::format("suite.probes[{}]", i));
       if (!labels.insert(c.label()).second)
-        throw Error(fmt::format("suite.probes[{}]: duplicate probe \"{}\" (give it a \"name\")", i, c.label()));
+        throw Error(fmt::format("suite.probes[{}]: duplicate probe {} (give it a \"name\")", i,
+                                datasets::detail::quoted(c.label())));
       s.probes.push_back(c);
     }
   }
@@ -339,9 +347,11 @@ Suite Suite::parse(const nlohmann::json& j, const fs::path& file) {
       for (const auto& e : s.encoders) encs.push_back(e.name);
       for (const auto& p : s.probes) labels.push_back(p.label());
       if (std::find(encs.begin(), encs.end(), enc) == encs.end())
-        throw Error(fmt::format("suite.statistics.reference: \"{}\": {}", ref, unknown_name_message("encoder", enc, encs)));
+        throw Error(fmt::format("suite.statistics.reference: {}: {}", datasets::detail::quoted(ref),
+                                unknown_name_message("encoder", enc, encs)));
       if (ref.find('/') != std::string::npos && std::find(labels.begin(), labels.end(), probe) == labels.end())
-        throw Error(fmt::format("suite.statistics.reference: \"{}\": {}", ref, unknown_name_message("probe", probe, labels)));
+        throw Error(fmt::format("suite.statistics.reference: {}: {}", datasets::detail::quoted(ref),
+                                unknown_name_message("probe", probe, labels)));
     }
     st.finish();
   }

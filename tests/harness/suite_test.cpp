@@ -1,4 +1,6 @@
 // Suite parsing: the shipped configs parse; every kind of mistake is an error naming its JSON path.
+#include <algorithm>
+
 #include <gtest/gtest.h>
 
 #include "datasets/Error.h"
@@ -123,4 +125,54 @@ TEST(Suite, FileErrorsNameTheFile) {
   } catch (const mcpt::Error& e) {
     EXPECT_NE(std::string(e.what()).find("bad.json: suite.probes[0].lr"), std::string::npos);
   }
+}
+
+// Names and keys come from the user's file and may hold control characters; every message must
+// stay one line without raw control bytes (the libFuzzer contract, tests/fuzz/FuzzUtil.h), with the
+// name escaped as in a JSON path ("suite.datasets.a\nb").
+TEST(Suite, ControlCharactersInNamesAreEscapedInErrors) {
+  auto raw_control = [](const std::string& m) {
+    return std::any_of(m.begin(), m.end(), [](char c) {
+      return (static_cast<unsigned char>(c) < 0x20 && c != '\t') || c == '\x7f';
+    });
+  };
+  auto expect_escaped = [&](const nlohmann::json& j, const std::string& part) {
+    const std::string m = error_of(j);
+    EXPECT_FALSE(raw_control(m)) << nlohmann::json(m).dump();
+    EXPECT_NE(m.find(part), std::string::npos) << nlohmann::json(m).dump() << " lacks " << part;
+  };
+  // A dataset name in the path of its block's errors.
+  auto j = minimal();
+  j["datasets"]["a\nb"] = {{"type", "synthetic"}, {"root", "x"}, {"colour", 1}};
+  j["datasets"]["a\nb"]["type"] = "bogus";
+  expect_escaped(j, "suite.datasets.a\\nb.type: unknown dataset type");
+  j = minimal();
+  j["datasets"]["a\nb"] = {{"type", "synthetic"}};
+  expect_escaped(j, "suite.datasets.a\\nb.root: missing required key");
+  j = minimal();
+  j["datasets"]["a\x01"] = 3;
+  expect_escaped(j, "suite.datasets.a\\x01: expected object");
+  // Known names listed after an unknown one.
+  j = minimal();
+  j["datasets"]["s\x02"] = j["datasets"]["s"];
+  j["protocol"]["train"] = "q:train";
+  expect_escaped(j, "known: s, s\\x02");
+  // Duplicate names, references and overlapping splits quote the user's text.
+  j = minimal();
+  j["encoders"] = {{{"type", "chroma"}, {"name", "e\r"}}, {{"type", "chroma"}, {"name", "e\r"}}};
+  expect_escaped(j, "duplicate encoder name \"e\\r\"");
+  j = minimal();
+  j["probes"] = {{{"type", "linear"}, {"name", "p\n"}}, {{"type", "linear"}, {"name", "p\n"}}};
+  expect_escaped(j, "suite.probes[1]: duplicate probe \"p\\n\"");
+  j = minimal();
+  j["statistics"] = {{"reference", "x\ny/linear"}};
+  expect_escaped(j, "suite.statistics.reference: \"x\\ny/linear\"");
+  j = minimal();
+  j["datasets"]["d\x1b"] = j["datasets"]["s"];
+  j["protocol"] = {{"train", "d\x1b:train"}, {"valid", "d\x1b:valid"}, {"test", "d\x1b:train"}};
+  expect_escaped(j, "\"d\\x1b:train\" overlaps");
+  j = minimal();
+  j["encoders"][0]["name"] = "c\x7f";
+  j["robustness"] = {{"encoders", {"chroma"}}};
+  expect_escaped(j, "known: c\\x7f");
 }
