@@ -1,5 +1,9 @@
 #include "harness/EmbeddingCache.h"
 
+#include <algorithm>
+#include <cctype>
+#include <cerrno>
+#include <csignal>
 #include <cstring>
 #include <fstream>
 #include <map>
@@ -61,6 +65,61 @@ std::string EmbeddingCache::key_for(const std::string& fingerprint, const fs::pa
 
 fs::path EmbeddingCache::path_of(const std::string& key) const { return root_ / (key + ".emb"); }
 
+namespace {
+// This host's name as it appears in temporary file names: no '/' and no control bytes.
+const std::string& host_name() {
+  static const std::string name = [] {
+    char buf[256] = {0};
+    if (::gethostname(buf, sizeof buf - 1) != 0) return std::string("unknown-host");
+    std::string n;
+    for (const char* c = buf; *c; ++c)
+      n += std::isalnum(static_cast<unsigned char>(*c)) || *c == '-' || *c == '.' || *c == '_' ? *c : '_';
+    return n.empty() ? std::string("unknown-host") : n;
+  }();
+  return name;
+}
+
+bool all_digits(const std::string& s) {
+  return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
+}
+}  // namespace
+
+bool process_is_gone(long pid) { return pid > 0 && ::kill(static_cast<pid_t>(pid), 0) != 0 && errno == ESRCH; }
+
+std::string EmbeddingCache::temporary_prefix(const std::string& entry_name) {
+  return fmt::format("{}.tmp-{}-{}-", entry_name, host_name(), ::getpid());
+}
+
+int EmbeddingCache::remove_stale_temporaries() {
+  if (!enabled()) return 0;
+  std::error_code ec;
+  if (!fs::is_directory(root_, ec)) return 0;
+  int removed = 0;
+  // root/<fingerprint prefix>/<hash>.emb: two levels, so a cache folder shared with other files is
+  // not walked further than ours.
+  for (const auto& sub : fs::directory_iterator(root_, ec)) {
+    if (!sub.is_directory(ec)) continue;
+    for (const auto& e : fs::directory_iterator(sub.path(), ec)) {
+      const std::string name = e.path().filename().string();
+      const auto at = name.find(".emb.tmp-");
+      if (at == std::string::npos) continue;
+      // <host>-<pid>-<n>, or <pid>-<n> from versions before host names (taken as this host's).
+      const std::string tail = name.substr(at + 9);
+      const auto last = tail.rfind('-');
+      if (last == std::string::npos || !all_digits(tail.substr(last + 1))) continue;
+      const std::string rest = tail.substr(0, last);
+      const auto dash = rest.rfind('-');
+      const std::string pid_text = dash == std::string::npos ? rest : rest.substr(dash + 1);
+      const std::string host = dash == std::string::npos ? host_name() : rest.substr(0, dash);
+      if (!all_digits(pid_text) || pid_text.size() > 9 || host != host_name()) continue;
+      if (!process_is_gone(std::stol(pid_text))) continue;
+      std::error_code rm;
+      if (fs::remove(e.path(), rm)) ++removed;
+    }
+  }
+  return removed;
+}
+
 std::optional<probes::Matrix> EmbeddingCache::get(const std::string& key) {
   if (!enabled()) return std::nullopt;
   const fs::path p = path_of(key);
@@ -105,7 +164,7 @@ void EmbeddingCache::put(const std::string& key, const probes::Matrix& m) {
   fs::create_directories(p.parent_path(), ec);
   if (ec) throw Error(fmt::format("{}: cannot create cache folder: {}", p.parent_path().string(), ec.message()));
   static std::atomic<unsigned> counter{0};
-  const fs::path tmp = p.string() + fmt::format(".tmp-{}-{}", ::getpid(), counter++);
+  const fs::path tmp = p.parent_path() / (temporary_prefix(p.filename().string()) + std::to_string(counter++));
   {
     std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
     if (!out) throw Error(fmt::format("{}: cannot write cache entry", tmp.string()));

@@ -23,6 +23,13 @@ class EmbeddingCache {
   static std::string key_for(const std::string& encoder_fingerprint, const std::filesystem::path& audio,
                              double start, double end, const std::string& extra);
 
+  // Removes the temporary files left by processes of this host that are gone (a run killed while it
+  // wrote an entry); those of live processes and of other hosts (a cache shared by a cluster) are
+  // kept. Returns how many were removed. The runner calls it once per run.
+  int remove_stale_temporaries();
+  // "<entry file name>.tmp-<host>-<pid>-": the start of this process's temporary names.
+  static std::string temporary_prefix(const std::string& entry_name);
+
   int hits() const { return hits_; }
   int misses() const { return misses_; }
   int corrupted() const { return corrupted_; }
@@ -32,5 +39,8 @@ class EmbeddingCache {
   std::filesystem::path root_;
   std::atomic<int> hits_{0}, misses_{0}, corrupted_{0};
 };
+
+// True when no process `pid` runs on this host: a temporary file named after it is stale.
+bool process_is_gone(long pid);
 
 }  // namespace mcpt::harness

@@ -18,6 +18,7 @@
 #include "datasets/Dataset.h"
 #include "datasets/Error.h"
 #include "datasets/JsonConfig.h"
+#include "datasets/TextTable.h"
 #include "harness/EmbeddingCache.h"
 #include "harness/Pipeline.h"
 #include "harness/Robustness.h"
@@ -69,6 +70,34 @@ std::vector<reports::TrackPrediction> to_predictions(const Features& f, const st
   return out;
 }
 
+bool all_digits(const std::string& s) {
+  return !s.empty() && s.size() <= 9 && std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
+}
+
+// Removes what killed runs left in the output folder: "<file>.tmp-<pid>" (reports::write_file_atomic)
+// and the plots' staging folders ".plots-<pid>-<n>.tmp" (reports::write_plots), of processes that are
+// gone. A finished run leaves neither, so only those of a run that did not finish are taken.
+int remove_stale_outputs(const fs::path& dir) {
+  std::error_code ec;
+  if (!fs::is_directory(dir, ec)) return 0;
+  int removed = 0;
+  for (const auto& e : fs::directory_iterator(dir, ec)) {
+    const std::string name = e.path().filename().string();
+    std::string pid;
+    if (const auto at = name.rfind(".tmp-"); at != std::string::npos && all_digits(name.substr(at + 5))) {
+      pid = name.substr(at + 5);
+    } else if (name.size() > 11 && name.rfind(".plots-", 0) == 0 && name.compare(name.size() - 4, 4, ".tmp") == 0) {
+      const std::string middle = name.substr(7, name.size() - 11);  // <pid>-<n>
+      pid = middle.substr(0, middle.find('-'));
+    }
+    if (!all_digits(pid) || !process_is_gone(std::stol(pid))) continue;
+    std::error_code rm;
+    fs::remove_all(e.path(), rm);
+    if (!rm) ++removed;
+  }
+  return removed;
+}
+
 }  // namespace
 
 RunOutcome run_suite(const Suite& suite, const RunOptions& options) {
@@ -90,7 +119,7 @@ RunOutcome run_suite(const Suite& suite, const RunOptions& options) {
     const auto& dc = suite.datasets.at(name);
     if (options.dry_run && dc.type == "synthetic" && !fs::exists(dc.root / "manifest.csv")) continue;
     log_detail(v, fmt::format("loading dataset {} ({}) from {}", name, dc.type, dc.root.string()));
-    loaded[name] = datasets::load_dataset(dc.type, dc.root, dc.options, "suite.datasets." + name);
+    loaded[name] = datasets::load_dataset(dc.type, dc.root, dc.options, "suite.datasets." + datasets::detail::escaped(name));
   }
   auto tracks_of = [&](const SplitRef& r) {
     SplitTracks s{r, {}};
@@ -124,8 +153,10 @@ RunOutcome run_suite(const Suite& suite, const RunOptions& options) {
     try {
       encoders.push_back(make_encoder(ec.type, cfg, ctx));
       cfg.finish();
-    } catch (const Error& e) {  // name the suite file, as errors found while parsing it do
-      throw Error(fmt::format("{}: {}", suite.file.string(), e.what()), e.code());
+    } catch (const Error& e) {  // name the suite file, as errors found while parsing it do, and the entry
+      const std::string what = e.what();
+      const bool has_path = what.rfind(ec.path, 0) == 0;  // e.g. a checkpoint's error names only its file
+      throw Error(fmt::format("{}: {}{}", suite.file.string(), has_path ? "" : ec.path + ": ", what), e.code());
     }
   }
 
@@ -173,14 +204,21 @@ RunOutcome run_suite(const Suite& suite, const RunOptions& options) {
       throw Error(fmt::format("{} of {} tracks have no audio file (first: {}); download the audio or fix the "
                               "dataset root",
                               missing.size(), total, missing.front()));
-    if (train.tracks.empty()) throw Error(fmt::format("suite.protocol.train: \"{}\" has no usable tracks", train.ref.text()));
-    if (valid.tracks.empty()) throw Error(fmt::format("suite.protocol.valid: \"{}\" has no usable tracks", valid.ref.text()));
+    if (train.tracks.empty()) throw Error(fmt::format("suite.protocol.train: {} has no usable tracks", datasets::detail::quoted(train.ref.text())));
+    if (valid.tracks.empty()) throw Error(fmt::format("suite.protocol.valid: {} has no usable tracks", datasets::detail::quoted(valid.ref.text())));
     for (size_t i = 0; i < tests.size(); ++i)
       if (tests[i].tracks.empty())
-        throw Error(fmt::format("suite.protocol.test[{}]: \"{}\" has no tracks", i, tests[i].ref.text()));
+        throw Error(fmt::format("suite.protocol.test[{}]: {} has no tracks", i, datasets::detail::quoted(tests[i].ref.text())));
   }
 
   EmbeddingCache cache(suite.cache);
+  // A run killed earlier (SIGKILL, OOM killer, a node lost) left temporaries; its finished work is in
+  // the cache and is used below.
+  if (const int n = cache.remove_stale_temporaries(); n > 0)
+    log_line(v, fmt::format("cache: removed {} temporary file{} left by a killed run", n, n == 1 ? "" : "s"));
+  if (!options.shard.active())
+    if (const int n = remove_stale_outputs(suite.output); n > 0)
+      log_line(v, fmt::format("output: removed {} temporary file{} left by a killed run", n, n == 1 ? "" : "s"));
   nlohmann::json results = nlohmann::json::array();
   nlohmann::json encoders_json = nlohmann::json::array();
   reports::BootstrapOptions boot;

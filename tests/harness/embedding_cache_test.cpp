@@ -1,6 +1,11 @@
 // The embedding cache: round trip, keys that change with the audio file, and corrupted entries that
 // are detected, counted and never returned.
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <fstream>
+
+#include <fmt/format.h>
 
 #include <gtest/gtest.h>
 
@@ -87,4 +92,35 @@ TEST(EmbeddingCache, DisabledCacheStoresNothing) {
   EXPECT_FALSE(cache.enabled());
   cache.put("x/y", sample());
   EXPECT_FALSE(cache.get("x/y").has_value());
+}
+
+// A process killed while it wrote an entry leaves its temporary file (entry.emb.tmp-<host>-<pid>-<n>).
+// remove_stale_temporaries() deletes those of processes of this host that are gone, and keeps those of
+// live processes (a concurrent run or shard is writing them) and of other hosts (a shared cache).
+TEST(EmbeddingCache, StaleTemporariesOfDeadProcessesAreRemoved) {
+  mcpt::testutil::TempDir dir("cachetmp");
+  mcpt::testutil::write_text(dir / "a.wav", "audio bytes");
+  EmbeddingCache cache(dir / "cache");
+  const auto key = EmbeddingCache::key_for("0123456789abcdef0123", dir / "a.wav", 0.0, -1.0, "mean");
+  cache.put(key, sample());
+  const pid_t dead = ::fork();
+  if (dead == 0) ::_exit(0);
+  ASSERT_GT(dead, 0);
+  ::waitpid(dead, nullptr, 0);
+  char host[256] = {0};
+  ::gethostname(host, sizeof host - 1);
+  const fs::path folder = dir / "cache" / "0123456789abcdef";
+  const fs::path stale = folder / fmt::format("x.emb.tmp-{}-{}-0", host, dead);
+  const fs::path old_style = folder / fmt::format("y.emb.tmp-{}-3", dead);  // before host names
+  const fs::path live = folder / fmt::format("z.emb.tmp-{}-{}-0", host, ::getpid());
+  const fs::path other_host = folder / fmt::format("w.emb.tmp-other-node-{}-0", dead);
+  for (const auto& p : {stale, old_style, live, other_host}) mcpt::testutil::write_text(p, "half an entry");
+  EXPECT_EQ(cache.remove_stale_temporaries(), 2);
+  EXPECT_FALSE(fs::exists(stale));
+  EXPECT_FALSE(fs::exists(old_style));
+  EXPECT_TRUE(fs::exists(live));
+  EXPECT_TRUE(fs::exists(other_host));
+  EXPECT_TRUE(cache.get(key).has_value()) << "entries are kept";
+  // The temporaries this process writes carry its host and pid, so the rule above applies to them.
+  EXPECT_EQ(EmbeddingCache::temporary_prefix("e.emb"), fmt::format("e.emb.tmp-{}-{}-", host, ::getpid()));
 }
