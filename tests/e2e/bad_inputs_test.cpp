@@ -602,6 +602,170 @@ TEST_F(BadInputs, SuiteUtf16) {
   expect_bad(run(f, "validate"), {f.string(), "not valid JSON"});
 }
 
+// --- robustness block ------------------------------------------------------------------------------
+// A suite with a trainable probe (the robustness analyses need one) and a given robustness block.
+nlohmann::json with_robustness(nlohmann::json j, const nlohmann::json& block) {
+  j["encoders"] = {{{"name", "chroma"}, {"type", "chroma"}, {"segment_seconds", 2}}};
+  j["probes"] = {{{"type", "linear"}}};
+  j["robustness"] = block;
+  return j;
+}
+nlohmann::json pitch_sweep(const nlohmann::json& values) {
+  return {{"sweeps", {{{"type", "pitch_shift"}, {"parameter", "semitones"}, {"values", values}}}}};
+}
+TEST_F(BadInputs, RobustnessSweepValueNotANumber) {
+  const auto f = write_suite(with_robustness(suite(), pitch_sweep({1, "two"})));
+  expect_bad(run(f), {f.string(), "suite.robustness.sweeps[0].values[1]: expected number", "\"two\""});
+}
+TEST_F(BadInputs, RobustnessSweepWithoutValues) {
+  const auto f = write_suite(with_robustness(suite(), pitch_sweep(nlohmann::json::array())));
+  expect_bad(run(f), {f.string(), "suite.robustness.sweeps[0].values: expected a non-empty array"});
+}
+TEST_F(BadInputs, RobustnessShiftOf1000Semitones) {
+  const auto f = write_suite(with_robustness(suite(), pitch_sweep({2, 1000})));
+  expect_bad(run(f), {f.string(), "suite.robustness.sweeps[0].values[1].semitones: 1000 is out of range [-24, 24]"});
+}
+TEST_F(BadInputs, RobustnessDecodabilityShiftOf1000Semitones) {
+  auto block = pitch_sweep({2});
+  block["decodability"] = {0, 1000};
+  const auto f = write_suite(with_robustness(suite(), block));
+  expect_bad(run(f), {f.string(), "suite.robustness.decodability[1]: 1000 is out of range"});
+}
+TEST_F(BadInputs, RobustnessControlShiftOutOfRange) {
+  auto block = pitch_sweep({2});
+  block["control_semitones"] = -1000;
+  const auto f = write_suite(with_robustness(suite(), block));
+  expect_bad(run(f), {f.string(), "suite.robustness.control_semitones: -1000 is out of range"});
+}
+TEST_F(BadInputs, RobustnessUnknownEncoder) {
+  auto block = pitch_sweep({2});
+  block["encoders"] = {"crhoma"};
+  const auto f = write_suite(with_robustness(suite(), block));
+  expect_bad(run(f), {f.string(), "suite.robustness.encoders[0]: unknown encoder \"crhoma\"", "did you mean \"chroma\""});
+}
+TEST_F(BadInputs, RobustnessUnknownProbe) {
+  auto block = pitch_sweep({2});
+  block["probe"] = "svm";
+  const auto f = write_suite(with_robustness(suite(), block));
+  expect_bad(run(f), {f.string(), "suite.robustness.probe: unknown trainable probe \"svm\"", "known: linear"});
+}
+TEST_F(BadInputs, RobustnessUnknownDeformationType) {
+  auto block = pitch_sweep({2});
+  block["sweeps"][0]["type"] = "pitch_shfit";
+  const auto f = write_suite(with_robustness(suite(), block));
+  expect_bad(run(f), {f.string(), "suite.robustness.sweeps[0].type: unknown deformation type \"pitch_shfit\"",
+                      "did you mean \"pitch_shift\""});
+}
+TEST_F(BadInputs, RobustnessUnknownTrainingAugmentationType) {
+  auto block = pitch_sweep({2});
+  block["training_augmentation"] = {{"type", "wobble"}};
+  const auto f = write_suite(with_robustness(suite(), block));
+  expect_bad(run(f), {f.string(), "suite.robustness.training_augmentation.type: unknown deformation type \"wobble\""});
+}
+TEST_F(BadInputs, RobustnessUnknownSweepOption) {
+  auto block = pitch_sweep({2});
+  block["sweeps"][0]["options"] = {{"engin", "faster"}};
+  const auto f = write_suite(with_robustness(suite(), block));
+  expect_bad(run(f), {f.string(), "suite.robustness.sweeps[0]", "engin: unknown key"});
+}
+
+// --- model files: MCPT checkpoints (safetensors) and TorchScript modules ----------------------------
+// A safetensors file: 8-byte little-endian header length, the JSON header, the tensor bytes.
+std::string safetensors(const nlohmann::json& header, const std::string& data) {
+  const std::string h = header.dump();
+  std::string out;
+  append_le(out, h.size(), 8);
+  return out + h + data;
+}
+nlohmann::json with_mcpt(nlohmann::json j, const fs::path& checkpoint, const nlohmann::json& extra = {}) {
+  nlohmann::json e = {{"name", "vit"}, {"type", "mcpt"}, {"checkpoint", checkpoint.string()}, {"segment_seconds", 2}};
+  for (auto it = extra.begin(); it != extra.end(); ++it) e[it.key()] = it.value();
+  j["encoders"] = {e};
+  j["probes"] = {{{"type", "linear"}}};
+  return j;
+}
+const nlohmann::json kTinyVit = {{"patch", "vertical"}, {"dim", 32}, {"depth", 2}, {"heads", 2}, {"dim_head", 16},
+                                 {"mlp_dim", 64}};
+TEST_F(BadInputs, McptCheckpointThatIsText) {
+  const fs::path ck = tmp / "model.safetensors";
+  write_text(ck, std::string(4096, 'x'));
+  const auto f = write_suite(with_mcpt(suite(), ck, kTinyVit));
+  expect_bad(run(f), {f.string(), "suite.encoders[0]", ck.string(), "not a safetensors checkpoint"});
+}
+TEST_F(BadInputs, McptCheckpointTooShort) {
+  const fs::path ck = tmp / "model.safetensors";
+  write_text(ck, "abc");
+  const auto f = write_suite(with_mcpt(suite(), ck, kTinyVit));
+  expect_bad(run(f), {f.string(), ck.string(), "too short"});
+}
+TEST_F(BadInputs, McptCheckpointTruncatedTensorData) {
+  const fs::path ck = tmp / "model.safetensors";
+  write_text(ck, safetensors({{"w", {{"dtype", "F32"}, {"shape", {4, 4}}, {"data_offsets", {0, 64}}}}},
+                             std::string(20, '\0')));
+  const auto f = write_suite(with_mcpt(suite(), ck, kTinyVit));
+  expect_bad(run(f), {f.string(), ck.string(), "tensor 'w'"});
+}
+TEST_F(BadInputs, McptCheckpointOfAnotherArchitecture) {
+  // A well-formed file whose tensors are not the ViT's (e.g. another model's state dict).
+  const fs::path ck = tmp / "model.safetensors";
+  write_text(ck, safetensors({{"__metadata__", {{"format", "mcpt-vit"}}},
+                              {"classifier.weight", {{"dtype", "F32"}, {"shape", {2}}, {"data_offsets", {0, 8}}}}},
+                             std::string(8, '\0')));
+  const auto f = write_suite(with_mcpt(suite(), ck, kTinyVit));
+  expect_bad(run(f), {f.string(), ck.string(), "is missing", "another architecture"});
+}
+TEST_F(BadInputs, McptCheckpointDisagreesWithTheSuite) {
+  // The checkpoint's stored configuration says depth 2; the suite asks for depth 3.
+  nlohmann::json config = kTinyVit;
+  const fs::path ck = tmp / "model.safetensors";
+  write_text(ck, safetensors({{"__metadata__", {{"format", "mcpt-vit"}, {"config", config.dump()}}}}, ""));
+  nlohmann::json extra = kTinyVit;
+  extra["depth"] = 3;
+  const auto f = write_suite(with_mcpt(suite(), ck, extra));
+  expect_bad(run(f), {f.string(), "suite.encoders[0].depth", "differs from the checkpoint", ck.string()});
+}
+TEST_F(BadInputs, McptCheckpointOfAnotherFormat) {
+  const fs::path ck = tmp / "model.safetensors";
+  write_text(ck, safetensors({{"__metadata__", {{"format", "pt"}, {"config", "{}"}}}}, ""));
+  const auto f = write_suite(with_mcpt(suite(), ck, kTinyVit));
+  expect_bad(run(f), {f.string(), ck.string(), "is not \"mcpt-vit\""});
+}
+nlohmann::json with_torchscript(nlohmann::json j, const fs::path& file) {
+  j["encoders"] = {{{"name", "ts"}, {"type", "torchscript"}, {"file", file.string()}, {"sample_rate", 16000},
+                    {"segment_seconds", 2}}};
+  j["probes"] = {{{"type", "linear"}}};
+  return j;
+}
+TEST_F(BadInputs, TorchScriptFileThatIsText) {
+  const fs::path pt = tmp / "model.pt";
+  write_text(pt, "def forward(x): return x\n");
+  const auto f = write_suite(with_torchscript(suite(), pt));
+  expect_bad(run(f), {f.string(), "suite.encoders[0].file", pt.string(), "not a TorchScript file"});
+}
+TEST_F(BadInputs, TorchScriptTruncatedArchive) {
+  // The first bytes of a zip archive (a TorchScript file is one), cut short.
+  const fs::path pt = tmp / "model.pt";
+  write_text(pt, std::string("PK\x03\x04", 4) + std::string(60, '\x01'));
+  const auto f = write_suite(with_torchscript(suite(), pt));
+  expect_bad(run(f), {f.string(), "suite.encoders[0].file", pt.string()});
+}
+TEST_F(BadInputs, TorchScriptZipThatIsNoModule) {
+  // A well-formed zip archive without a TorchScript module inside (wrong kind of file).
+  const fs::path pt = tmp / "model.pt";
+  const auto made = mcpt::testutil::run_command(fmt::format(
+      "'{}' -c \"import zipfile; z = zipfile.ZipFile('{}', 'w'); z.writestr('model/data.pkl', 'not a pickle'); z.close()\"",
+      mcpt::testutil::python(), pt.string()));
+  ASSERT_EQ(made.exit_code, 0) << made.err;
+  const auto f = write_suite(with_torchscript(suite(), pt));
+  expect_bad(run(f), {f.string(), "suite.encoders[0].file", pt.string()});
+}
+TEST_F(BadInputs, TorchScriptEmptyFile) {
+  const fs::path pt = tmp / "model.pt";
+  write_text(pt, "");
+  const auto f = write_suite(with_torchscript(suite(), pt));
+  expect_bad(run(f), {f.string(), "suite.encoders[0].file", "empty"});
+}
+
 // The output folder cannot be created (a file is in the way): the run must fail before it
 // computes anything or at least without leaving a half-written output behind, as a bad input.
 TEST_F(BadInputs, OutputPathIsAFile) {
