@@ -14,6 +14,7 @@
 #include "datasets/Key.h"
 #include "datasets/Synthetic.h"
 #include "harness/Commands.h"
+#include "harness/Pretrain.h"
 #include "harness/Progress.h"
 #include "harness/Runner.h"
 #include "harness/Suite.h"
@@ -155,6 +156,18 @@ int cli_main(int argc, char** argv) {
   plot->add_option("--out", plot_out, "Output folder (created if missing)")->required();
   plot->add_option("--formats", plot_formats, "Comma-separated subset of pdf,svg,png (CSV always)");
 
+  auto* pre = app.add_subcommand("pretrain", "Masked contrastive pre-training of the MCPT ViT: a checkpoint for a suite's \"mcpt\" encoder");
+  std::string pre_path;
+  PretrainOptions pre_options;
+  pre->add_option("config", pre_path, "Pre-training config (JSON; docs/pretrain.md)")->required();
+  pre->add_flag("--resume", pre_options.resume,
+                "Continue the run in the config's output folder from its last checkpoint (same trajectory as an "
+                "unbroken run)");
+  pre->add_option("--until", pre_options.until,
+                  "Stop after this step, checkpointed (e.g. to fit a job's time limit); --resume continues")
+      ->check(CLI::Range(std::int64_t(0), std::int64_t(1000000000)));
+  pre->footer(kExitCodes);
+
   std::vector<const char*> cargv;
   for (const auto& a : args) cargv.push_back(a.c_str());
   try {
@@ -262,6 +275,15 @@ int cli_main(int argc, char** argv) {
   if (*augment) {
     augment_options.verbosity = verbosity();
     return augment_main(augment_args, augment_list, augment_options);
+  }
+  if (*pre) {
+    const auto config = PretrainConfig::load(pre_path);
+    pre_options.verbosity = verbosity();
+    const auto r = pretrain(config, pre_options);
+    fmt::print("pretrain {}: step {}/{} ({} this run, {:.1f} pairs/s), {} tracks, loss {:.4f}\nmodel: {}\nstate: {}\nlog: {}\n",
+               config.name, r.step, config.steps, r.steps_this_run, r.examples_per_second, r.tracks, r.last_loss,
+               r.model.string(), r.state.string(), r.log.string());
+    return 0;
   }
   if (*plot) return plot_command(plot_report, plot_out, plot_formats, verbosity());
   if (*table) {
