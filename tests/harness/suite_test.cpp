@@ -176,3 +176,17 @@ TEST(Suite, ControlCharactersInNamesAreEscapedInErrors) {
   j["robustness"] = {{"encoders", {"chroma"}}};
   expect_escaped(j, "known: c\\x7f");
 }
+
+// Known gap (reported to the integrator; augment/ is not this test's owner): a key inside a random
+// deformation's spec is put raw into the JSON path of its error (augment/Chain.cpp,
+// find_distributions), so this message has a line break. Enable when that path escapes the key.
+TEST(Suite, DISABLED_ControlCharactersInDeformationKeysAreEscaped) {
+  auto j = minimal();
+  j["robustness"] = {{"sweeps", {{{"type", "pitch_shift"}, {"parameter", "semitones"}, {"values", {2}}}}},
+                     {"training_augmentation",
+                      {{"type", "random"}, {"deformation", "pitch_shift"}, {"se\nmitones", {{"uniform", {1}}}}}}};
+  const std::string m = error_of(j);
+  EXPECT_EQ(m.find('\n'), std::string::npos) << nlohmann::json(m).dump();
+  EXPECT_NE(m.find("suite.robustness.training_augmentation.se\\nmitones.uniform"), std::string::npos)
+      << nlohmann::json(m).dump();
+}
