@@ -291,11 +291,14 @@ Audio load_audio(const fs::path& path, const LoadOptions& options) {
 
   Audio audio;
   audio.sample_rate = resampling ? options.sample_rate : rate;
-  // Reserve what the header promises for the window (the decoder may deliver a little more or less).
+  // Reserve what the header promises for the window (the decoder may deliver a little more or less),
+  // but a header is only a claim: a 43-byte FLAC file can promise 4e11 frames (found by fuzz_audio).
+  // Beyond kMaxReserve (12 min at 44.1 kHz) the vector grows with what is actually decoded.
+  constexpr double kMaxReserve = double(1 << 25);
   if (f.info.frames > 0 && f.info.frames != SF_COUNT_MAX) {
     sf_count_t expect = std::max<sf_count_t>(0, f.info.frames - start);
     if (want >= 0) expect = std::min(expect, want);
-    audio.samples.reserve(std::size_t(double(expect) * audio.sample_rate / rate) + 1);
+    audio.samples.reserve(std::size_t(std::min(double(expect) * audio.sample_rate / rate, kMaxReserve)) + 1);
   }
 
   std::vector<float> mono(std::size_t(resampling ? bf : 0));

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <string>
+#include <typeinfo>
 
 #include <nlohmann/json.hpp>
 
@@ -166,4 +167,27 @@ TEST(FuzzRegressions, ShortMultichannelFilesReadExactly) {
   EXPECT_EQ(b.samples, a.samples);
   const auto c = mcpt::datasets::load_audio(dir / "a.wav", 16000, 0.0025, 0.005);
   EXPECT_EQ(c.samples.size(), 80u);
+}
+
+// fuzz_audio (2026-12-01 long run): a 43-byte FLAC file whose STREAMINFO claims about 4e11 frames.
+// load_audio reserved room for the frames the header promised (1.5 TB when resampled to 44.1 kHz):
+// std::bad_alloc, an internal error instead of a bad-input one (ASan: allocation-size-too-big). The
+// reservation is now only a hint, bounded; the decoder's real output decides the length.
+TEST(FuzzRegressions, FlacHeaderClaimingHugeLengthIsNotAllocated) {
+  const fs::path seed = mcpt::testutil::source_dir() / "tests" / "fuzz" / "corpus" / "audio" / "flac_huge_frame_count";
+  const std::string bytes = mcpt::testutil::read_text(seed).substr(1);  // first byte: the fuzzer's options
+  TempDir dir("fz");
+  write_text(dir / "t.flac", bytes);
+  for (int rate : {44100, 0}) {
+    try {
+      const auto a = mcpt::datasets::load_audio(dir / "t.flac", rate);
+      EXPECT_LT(a.samples.size(), 1u << 20) << "decoded more than the file holds";
+    } catch (const mcpt::Error& e) {
+      EXPECT_EQ(e.code(), mcpt::ExitCode::kInput) << e.what();
+      EXPECT_HAS(std::string(e.what()), (dir / "t.flac").string());
+      EXPECT_TRUE(one_line(e.what())) << e.what();
+    } catch (const std::exception& e) {
+      ADD_FAILURE() << "rate " << rate << ": " << typeid(e).name() << ": " << e.what();
+    }
+  }
 }
