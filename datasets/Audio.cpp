@@ -340,6 +340,10 @@ Audio load_audio(const fs::path& path, const LoadOptions& options) {
   if (resampling) {
     resampler->finish(audio.samples);
     fix_length(audio.samples, std::size_t(got), rate, options.sample_rate);
+    // A few frames at a high rate can round to nothing (found by fuzz_audio); never return no audio.
+    if (audio.samples.empty())
+      fail(path, fmt::format("{} frame{} at {} Hz {} shorter than one sample at {} Hz", got, got == 1 ? "" : "s", rate,
+                             got == 1 ? "is" : "are", options.sample_rate));
   }
   return audio;
 }

@@ -191,3 +191,18 @@ TEST(FuzzRegressions, FlacHeaderClaimingHugeLengthIsNotAllocated) {
     }
   }
 }
+
+// fuzz_audio (2026-12-01 long run, after the fix above): a WAV of 2 frames at 532,288 Hz, loaded at
+// 44.1 kHz, resampled to 0 samples and was returned as empty audio instead of an error.
+TEST(FuzzRegressions, AudioShorterThanOneResampledSampleIsBadInput) {
+  const fs::path seed =
+      mcpt::testutil::source_dir() / "tests" / "fuzz" / "corpus" / "audio" / "wav_shorter_than_one_resampled_sample";
+  const std::string bytes = mcpt::testutil::read_text(seed).substr(1);
+  TempDir dir("fz");
+  write_text(dir / "t.wav", bytes);
+  EXPECT_EQ(mcpt::datasets::load_audio(dir / "t.wav").samples.size(), 2u) << "at its own rate it has 2 frames";
+  const std::string msg = error_of([&] { mcpt::datasets::load_audio(dir / "t.wav", 44100); });
+  EXPECT_HAS(msg, (dir / "t.wav").string());
+  EXPECT_HAS(msg, "shorter than one sample at 44100 Hz");
+  EXPECT_TRUE(one_line(msg)) << msg;
+}
