@@ -30,21 +30,13 @@ constexpr int kFrame = 100;  // samples per frame in every test module
 
 class TorchScript : public ::testing::Test {
  protected:
-  static void SetUpTestSuite() {
-    const auto probe = mcpt::testutil::run_command(mcpt::testutil::python() + " -c 'import torch'");
-    if (probe.exit_code != 0) return;  // each test skips
-    dir_ = std::make_unique<TempDir>("torchscript");
-    const auto r = mcpt::testutil::run_command(
-        mcpt::testutil::python() + " " + (mcpt::testutil::source_dir() / "tests/harness/make_torchscript_modules.py").string() +
-        " " + dir_->path().string());
-    ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
-  }
-  static void TearDownTestSuite() { dir_.reset(); }
+  // The modules are written once per build tree (a ctest fixture) and only read here.
+  static void SetUpTestSuite() { dir_ = mcpt::testutil::torchscript_modules(); }
   void SetUp() override {
-    if (!dir_) GTEST_SKIP() << "python3-torch is not installed: no TorchScript modules to test with";
+    if (dir_.empty()) GTEST_SKIP() << "python3-torch is not installed: no TorchScript modules to test with";
   }
 
-  static fs::path dir() { return dir_->path(); }
+  static fs::path dir() { return dir_; }
 
   // An encoder for `file` in the modules folder; `extra` adds or overrides options.
   static std::unique_ptr<Encoder> make(const std::string& file, nlohmann::json extra = nlohmann::json::object()) {
@@ -62,9 +54,9 @@ class TorchScript : public ::testing::Test {
   }
 
  private:
-  static std::unique_ptr<TempDir> dir_;
+  static fs::path dir_;
 };
-std::unique_ptr<TempDir> TorchScript::dir_;
+fs::path TorchScript::dir_;
 
 // A deterministic test signal: two partials plus a slow ramp, so frames differ from one another.
 Audio signal(double seconds, float amp = 0.5f, double hz = 440.0) {

@@ -6,6 +6,8 @@
 #include <fstream>
 #include <random>
 #include <sstream>
+#include <fcntl.h>
+#include <sys/file.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -97,6 +99,60 @@ void write_text(const fs::path& p, const std::string& text) {
   if (p.has_parent_path()) fs::create_directories(p.parent_path());
   std::ofstream out(p, std::ios::binary);
   out << text;
+}
+
+namespace {
+
+// Holds an exclusive flock on `path` (created if needed) for the object's lifetime.
+class FileLock {
+ public:
+  explicit FileLock(const fs::path& path) : fd_(::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644)) {
+    if (fd_ >= 0) ::flock(fd_, LOCK_EX);
+  }
+  ~FileLock() {
+    if (fd_ >= 0) ::close(fd_);  // releases the lock
+  }
+  FileLock(const FileLock&) = delete;
+  FileLock& operator=(const FileLock&) = delete;
+
+ private:
+  int fd_;
+};
+
+}  // namespace
+
+fs::path torchscript_modules() {
+  static const fs::path dir = [] {
+    const fs::path base = fs::path(MCPT_TESTUTIL_BINARY_DIR) / "test-data";
+    fs::create_directories(base);
+    const fs::path d = base / "torchscript-modules", stamp = base / "torchscript-modules.done",
+                   none = base / "torchscript-modules.no-torch";
+    const fs::path script = source_dir() / "tests/harness/make_torchscript_modules.py";
+    FileLock lock(base / "torchscript-modules.lock");
+    // A stamp older than the script is stale: the modules are written again.
+    std::error_code ec;
+    const auto fresh = [&](const fs::path& p) {
+      return fs::exists(p, ec) && fs::last_write_time(p, ec) >= fs::last_write_time(script, ec);
+    };
+    if (fresh(stamp)) return d;
+    if (fresh(none)) return fs::path();
+    fs::remove(stamp, ec);
+    fs::remove(none, ec);
+    if (run_command(python() + " -c 'import torch'").exit_code != 0) {
+      write_text(none, "python3-torch is not installed\n");
+      return fs::path();
+    }
+    fs::remove_all(d, ec);
+    fs::create_directories(d);
+    const auto r = run_command(fmt::format("'{}' '{}' '{}'", python(), script.string(), d.string()));
+    if (r.exit_code != 0) {
+      ADD_FAILURE() << "make_torchscript_modules.py failed: " << r.out << r.err;
+      return fs::path();
+    }
+    write_text(stamp, "ok\n");
+    return d;
+  }();
+  return dir;
 }
 
 fs::path test_data() { return MCPT_TESTUTIL_DATA; }

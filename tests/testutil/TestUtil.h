@@ -59,6 +59,15 @@ std::string error_of(F&& f) {
   return "";
 }
 
+// Fixtures shared by several test processes, made once per build tree under build/test-data/ and
+// reused. ctest makes them first (FIXTURES_SETUP tests in tests/CMakeLists.txt, which run
+// `mcpt_test_fixtures`); a test program run by hand makes them itself. A lock file keeps two
+// processes from making the same fixture at once; a stamp file marks a finished one.
+
+// The TorchScript test modules written by tests/harness/make_torchscript_modules.py (python3-torch),
+// or an empty path when python3-torch is not installed (the tests skip).
+std::filesystem::path torchscript_modules();
+
 std::filesystem::path test_data();    // tests/data
 std::filesystem::path source_dir();   // project root
 std::string python();                 // Debian's python3 (with mir_eval, jsonschema)
