@@ -121,6 +121,28 @@ class FileLock {
 
 }  // namespace
 
+fs::path shared_fixture(const std::string& name, const std::string& key, const std::function<void(const fs::path&)>& make) {
+  const fs::path base = fs::path(MCPT_TESTUTIL_BINARY_DIR) / "test-data";
+  fs::create_directories(base);
+  const fs::path dir = base / name, stamp = base / (name + ".done");
+  FileLock lock(base / (name + ".lock"));
+  std::error_code ec;
+  if (fs::exists(stamp, ec) && slurp(stamp) == key) return dir;
+  fs::remove(stamp, ec);
+  fs::remove_all(dir, ec);
+  fs::create_directories(dir);
+  make(dir);
+  if (!::testing::Test::HasFailure()) write_text(stamp, key);
+  return dir;
+}
+
+std::string exe_identity() {
+  std::error_code ec;
+  const fs::path exe = MCPT_TESTUTIL_EXE;
+  return fmt::format("{} {} {}", exe.string(), fs::file_size(exe, ec),
+                     static_cast<long long>(fs::last_write_time(exe, ec).time_since_epoch().count()));
+}
+
 fs::path torchscript_modules() {
   static const fs::path dir = [] {
     const fs::path base = fs::path(MCPT_TESTUTIL_BINARY_DIR) / "test-data";

@@ -1,6 +1,7 @@
 // Helpers shared by the tests: temporary folders, generated tones and chords, running the CLI.
 #pragma once
 #include <filesystem>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -63,6 +64,15 @@ std::string error_of(F&& f) {
 // reused. ctest makes them first (FIXTURES_SETUP tests in tests/CMakeLists.txt, which run
 // `mcpt_test_fixtures`); a test program run by hand makes them itself. A lock file keeps two
 // processes from making the same fixture at once; a stamp file marks a finished one.
+
+// The folder build/test-data/<name>, made by make(folder) unless a finished one exists for the same
+// `key` (say, the inputs it was made from and the executable's identity); the folder is emptied
+// first. Returns the folder; a failure inside make() is a test failure, and no stamp is written.
+std::filesystem::path shared_fixture(const std::string& name, const std::string& key,
+                                     const std::function<void(const std::filesystem::path&)>& make);
+// Identity of the mcpt-eval executable under test (size and modification time): a key part for
+// fixtures made by running it, so a rebuilt executable makes them again.
+std::string exe_identity();
 
 // The TorchScript test modules written by tests/harness/make_torchscript_modules.py (python3-torch),
 // or an empty path when python3-torch is not installed (the tests skip).
