@@ -18,12 +18,7 @@ namespace {
 
 // A small synthetic suite, rendered once per test binary into the build tree and reused.
 fs::path small_corpus() {
-  static const fs::path dir = [] {
-    const fs::path d = fs::path(MCPT_BINARY_DIR) / "test-data" / "synth-small";
-    const auto r = run_cli(fmt::format("synth --out '{}' --tracks 72 --seconds 6 --seed 3 --sample-rate 16000 -q", d.string()));
-    EXPECT_EQ(r.exit_code, 0) << r.err;
-    return d;
-  }();
+  static const fs::path dir = mcpt::testutil::synth_corpus("synth-small", "--tracks 72 --seconds 6 --seed 3 --sample-rate 16000");
   return dir;
 }
 

@@ -18,12 +18,7 @@ using nlohmann::json;
 namespace {
 
 fs::path corpus() {
-  static const fs::path dir = [] {
-    const fs::path d = fs::path(MCPT_BINARY_DIR) / "test-data" / "synth-layers";
-    const auto r = run_cli(fmt::format("synth --out '{}' --tracks 48 --seconds 4 --seed 6 --sample-rate 16000 -q", d.string()));
-    EXPECT_EQ(r.exit_code, 0) << r.err;
-    return d;
-  }();
+  static const fs::path dir = mcpt::testutil::synth_corpus("synth-layers", "--tracks 48 --seconds 4 --seed 6 --sample-rate 16000");
   return dir;
 }
 

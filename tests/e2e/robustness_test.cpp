@@ -19,12 +19,7 @@ using nlohmann::json;
 namespace {
 
 fs::path corpus() {
-  static const fs::path dir = [] {
-    const fs::path d = fs::path(MCPT_BINARY_DIR) / "test-data" / "synth-robust";
-    const auto r = run_cli(fmt::format("synth --out '{}' --tracks 72 --seconds 6 --seed 4 --sample-rate 16000 -q", d.string()));
-    EXPECT_EQ(r.exit_code, 0) << r.err;
-    return d;
-  }();
+  static const fs::path dir = mcpt::testutil::synth_corpus("synth-robust", "--tracks 72 --seconds 6 --seed 4 --sample-rate 16000");
   return dir;
 }
 

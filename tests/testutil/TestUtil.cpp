@@ -136,6 +136,16 @@ fs::path shared_fixture(const std::string& name, const std::string& key, const s
   return dir;
 }
 
+fs::path synth_corpus(const std::string& name, const std::string& args) {
+  const fs::path base = fs::path(MCPT_TESTUTIL_BINARY_DIR) / "test-data";
+  fs::create_directories(base);
+  FileLock lock(base / (name + ".lock"));
+  const fs::path dir = base / name;
+  const auto r = run_cli(fmt::format("synth --out '{}' {} -q", dir.string(), args));
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  return dir;
+}
+
 std::string exe_identity() {
   std::error_code ec;
   const fs::path exe = MCPT_TESTUTIL_EXE;

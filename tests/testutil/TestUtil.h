@@ -74,6 +74,11 @@ std::filesystem::path shared_fixture(const std::string& name, const std::string&
 // fixtures made by running it, so a rebuilt executable makes them again.
 std::string exe_identity();
 
+// A synthetic corpus rendered by `mcpt-eval synth --out build/test-data/<name> <args>`, for the e2e
+// tests; the synth command reuses a complete corpus, and the lock keeps two test processes from
+// rendering the same one at once.
+std::filesystem::path synth_corpus(const std::string& name, const std::string& args);
+
 // The TorchScript test modules written by tests/harness/make_torchscript_modules.py (python3-torch),
 // or an empty path when python3-torch is not installed (the tests skip).
 std::filesystem::path torchscript_modules();
