@@ -10,6 +10,7 @@
 #include "datasets/Error.h"
 #include "datasets/Hash.h"
 #include "datasets/JsonConfig.h"
+#include "datasets/TextTable.h"
 
 namespace mcpt::augment {
 
@@ -108,7 +109,7 @@ void find_distributions(const nlohmann::json& v, const std::string& pointer, con
   }
   if (v.is_object()) {
     for (auto it = v.begin(); it != v.end(); ++it)
-      find_distributions(it.value(), pointer + "/" + it.key(), dotted + "." + it.key(), out);
+      find_distributions(it.value(), pointer + "/" + it.key(), dotted + "." + datasets::detail::escaped(it.key()), out);
   } else if (v.is_array()) {
     for (std::size_t i = 0; i < v.size(); ++i)
       find_distributions(v[i], fmt::format("{}/{}", pointer, i), fmt::format("{}[{}]", dotted, i), out);

@@ -271,7 +271,10 @@ TensorFile read_tensor_file(const std::filesystem::path& path) {
   const char* data = bytes.data() + 8 + header_len;
   const std::uint64_t data_len = bytes.size() - 8 - header_len;
   TensorFile out;
-  for (const auto& [name, e] : header.items()) {
+  for (const auto& item : header.items()) {
+    // A plain reference, not a structured binding: clang 14 cannot capture those in the lambda below.
+    const std::string& name = item.key();
+    const auto& e = item.value();
     if (name == "__metadata__") {
       if (!e.is_object()) throw Error(fmt::format("{}: __metadata__ is not an object", file));
       for (const auto& [k, v] : e.items()) {
