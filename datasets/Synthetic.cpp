@@ -480,11 +480,23 @@ void quiet_fluidsynth() {
   });
 }
 
+// FluidSynth's sample cache, shared by every synth in the process, is not safe to load into and
+// unload from on several threads at once: with compressed (.sf3) fonts a render thread's load then
+// fails now and then ("cannot load it") and "Trying to free sample data not found in cache" is
+// logged. Loading and deleting synths one at a time costs little (the samples stay cached).
+std::mutex& soundfont_mutex() {
+  static std::mutex m;
+  return m;
+}
+
 struct SettingsDeleter {
   void operator()(fluid_settings_t* s) const { delete_fluid_settings(s); }
 };
 struct SynthDeleter {
-  void operator()(fluid_synth_t* s) const { delete_fluid_synth(s); }
+  void operator()(fluid_synth_t* s) const {
+    std::lock_guard<std::mutex> lock(soundfont_mutex());
+    delete_fluid_synth(s);
+  }
 };
 using SettingsPtr = std::unique_ptr<fluid_settings_t, SettingsDeleter>;
 using SynthPtr = std::unique_ptr<fluid_synth_t, SynthDeleter>;
@@ -519,7 +531,12 @@ Synth make_synth(const fs::path& soundfont, int sample_rate) {
   std::ifstream(soundfont, std::ios::binary).read(magic, 4);
   if (std::string(magic, 4) != "RIFF")
     throw Error(fmt::format("soundfont {}: not a SoundFont 2 file (no RIFF header)", soundfont.string()));
-  if (fluid_synth_sfload(s.synth.get(), soundfont.c_str(), 1) == FLUID_FAILED)
+  int loaded;
+  {
+    std::lock_guard<std::mutex> lock(soundfont_mutex());
+    loaded = fluid_synth_sfload(s.synth.get(), soundfont.c_str(), 1);
+  }
+  if (loaded == FLUID_FAILED)
     throw Error(
         fmt::format("soundfont {}: FluidSynth cannot load it (not a SoundFont 2 file?)", soundfont.string()));
   return s;

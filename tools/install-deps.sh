@@ -12,6 +12,7 @@ pkgs=(
   libsndfile1-dev                    # WAV/FLAC/OGG/MP3 decoding
   libsamplerate0-dev                 # band-limited resampling
   libfluidsynth-dev timgm6mb-soundfont  # synthetic corpus: real General MIDI synthesis
+  fluidr3mono-gm-soundfont           # a second, compressed (.sf3) GM font: pre-training data, sf3 rendering test
   nlohmann-json3-dev libfmt-dev libcli11-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   python3 python3-mir-eval python3-jsonschema python3-numpy  # reference checks in tests
