@@ -109,6 +109,8 @@ PretrainConfig PretrainConfig::parse(const nlohmann::json& j, const fs::path& fi
   c.raw = j;
   const fs::path base = file.empty() ? fs::current_path() : file.parent_path();
   JsonObject o(j, "pretrain");
+  o.ignore({"use", "model", "loss", "optimizer", "view_deformations"});  // optional blocks, read below when present
+  o.get_string("description", "");
   c.name = o.get_string("name", file.empty() ? "pretrain" : file.stem().string());
   if (c.name.empty() || c.name.find_first_of("/\\") != std::string::npos || c.name == "." || c.name == "..")
     throw Error(fmt::format("pretrain.name: \"{}\" is not a plain name (letters, digits, - and _)", c.name));
@@ -352,7 +354,10 @@ std::vector<TrackMels> load_mels(const PretrainConfig& c, const std::vector<Exam
         tm.versions.resize(defs.size() + 1);
         std::optional<datasets::Audio> audio;
         for (size_t k = 0; k <= defs.size(); ++k) {
-          const std::string extra = k == 0 ? "clean" : defs[k - 1]->spec().dump();
+          const std::uint64_t seed = augment::derive_seed(c.seed, i);
+          const std::string extra = k == 0                      ? "clean"
+                                    : defs[k - 1]->uses_seed() ? fmt::format("{} seed {}", defs[k - 1]->spec().dump(), seed)
+                                                               : defs[k - 1]->spec().dump();
           const auto key = cache.enabled() ? EmbeddingCache::key_for(fp, e.audio, e.start, e.end, extra) : std::string();
           if (cache.enabled())
             if (auto m = cache.get(key)) {
@@ -367,7 +372,7 @@ std::vector<TrackMels> load_mels(const PretrainConfig& c, const std::vector<Exam
             lo.duration = e.end < 0 ? -1.0 : e.end - e.start;
             audio = datasets::load_audio(e.audio, lo);
           }
-          datasets::Audio a = k == 0 ? *audio : defs[k - 1]->apply(*audio, augment::derive_seed(c.seed, i));
+          datasets::Audio a = k == 0 ? *audio : defs[k - 1]->apply(*audio, seed);
           if (a.samples.size() <= size_t(mel.options().n_fft / 2)) {  // too short for a frame: skipped later
             tm.frames = 0;
             continue;
@@ -634,12 +639,10 @@ PretrainOutcome pretrain(const PretrainConfig& c, const PretrainOptions& opt) {
       take("adam.m." + p.name, p.m);
       take("adam.v." + p.name, p.v);
     }
-    auto u = torch::zeros({n}, torch::kFloat32);
-    take("sogclr.u", u);
-    // u is stored as float32 (the file format's one dtype) with its float64 value split in two.
-    auto lo = torch::zeros({n}, torch::kFloat32);
-    take("sogclr.u_residual", lo);
-    sogclr.u() = u.to(torch::kFloat64) + lo.to(torch::kFloat64);
+    // u is float64; the file format holds float32, so its bytes travel as twice as many float32s.
+    auto bits = torch::zeros({2 * n}, torch::kFloat32);
+    take("sogclr.u_bits", bits);
+    sogclr.u() = bits.view(torch::kFloat64).clone();
   }
   model->to(device);
   head->to(device);
@@ -674,9 +677,7 @@ PretrainOutcome pretrain(const PretrainConfig& c, const PretrainOptions& opt) {
       t.emplace_back("adam.m." + p.name, p.m);
       t.emplace_back("adam.v." + p.name, p.v);
     }
-    const auto u32 = sogclr.u().to(torch::kFloat32);
-    t.emplace_back("sogclr.u", u32);
-    t.emplace_back("sogclr.u_residual", (sogclr.u() - u32.to(torch::kFloat64)).to(torch::kFloat32));
+    t.emplace_back("sogclr.u_bits", sogclr.u().contiguous().view(torch::kFloat32));  // the float64 bytes, exactly
     write_tensor_file(outcome.state, t,
                       {{"format", kStateFormat},
                        {"format_version", kStateVersion},

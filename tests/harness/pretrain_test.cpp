@@ -283,6 +283,19 @@ TEST_F(Pretraining, ViewDeformationsRunAndBFloat16IsRefusedOnTheCpu) {
   for (double l : log_losses(r.log)) EXPECT_TRUE(std::isfinite(l));
 }
 
+TEST(PretrainConfigs, ShippedConfigsParse) {
+  int n = 0;
+  for (const auto& e : fs::directory_iterator(testutil::source_dir() / "configs" / "pretrain")) {
+    if (e.path().extension() != ".json") continue;
+    const auto c = PretrainConfig::load(e.path());
+    EXPECT_TRUE(c.output.is_absolute()) << e.path();
+    EXPECT_EQ(c.mask_ratio, 0.9) << e.path() << ": the shipped configs follow the method";
+    EXPECT_TRUE(c.view_deformations.empty()) << e.path() << ": no pitch augmentation";
+    ++n;
+  }
+  EXPECT_GE(n, 2);
+}
+
 TEST_F(Pretraining, ConfigErrorsNameTheField) {
   const auto c = corpus_->path();
   auto bad = [&](const std::function<void(nlohmann::json&)>& edit) {
