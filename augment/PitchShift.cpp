@@ -18,7 +18,13 @@ using RubberBand::RubberBandStretcher;
 // Rubber Band supports 8-192 kHz ("do not use rates below 8000 or above 192000 Hz").
 constexpr int kMinRate = 8000;
 constexpr int kMaxRate = 192000;
-constexpr std::size_t kBlock = 8192;
+// Samples per study() and process() call: 1024, as the `rubberband` command-line tool feeds it.
+// Not a free choice: R3 (finer) computes its output hop once per process() call and reuses it for
+// every analysis hop that call completes, so with a pitch shift (or any ratio whose mean output hop
+// is fractional) its output depends on the block size. Measured on 10 s of 44.1 kHz music, +3
+// semitones: 8192-sample blocks gave an SNR of -1.6 dB against 1024-sample blocks, clicks landing
+// up to 92 samples later (docs/performance.md); R2 depends on it too, far less (45-78 dB).
+constexpr std::size_t kBlock = 1024;
 
 RubberBandOptions rubberband_from_json(JsonObject& o, bool pitch) {
   RubberBandOptions r;
@@ -32,7 +38,7 @@ RubberBandOptions rubberband_from_json(JsonObject& o, bool pitch) {
   r.pitch_mode = detail::get_choice(o, "pitch_mode", r.pitch_mode, {"high_speed", "high_quality", "high_consistency"});
   r.channels = detail::get_choice(o, "channels", r.channels, {"apart", "together"});
   // Written by spec() for the record; derived, so ignored on input (a spec read back rebuilds itself).
-  o.ignore({"rubberband", "label_exact"});
+  o.ignore({"rubberband", "rubberband_block", "label_exact"});
   return r;
 }
 
@@ -47,6 +53,9 @@ void rubberband_to_json(const RubberBandOptions& r, bool pitch, nlohmann::json& 
   j["pitch_mode"] = r.pitch_mode;
   j["channels"] = r.channels;
   j["rubberband"] = rubberband_version();
+  // The output depends on it (see kBlock), so it is part of the spec, and of the cache keys made from
+  // it: embeddings of audio processed in the 8192-sample blocks used before are not reused.
+  j["rubberband_block"] = kBlock;
 }
 
 RubberBandStretcher::Options flags(const RubberBandOptions& r) {
@@ -70,9 +79,11 @@ RubberBandStretcher::Options flags(const RubberBandOptions& r) {
   return f;
 }
 
-// Offline two-pass processing. Rubber Band's offline mode removes its own start delay, so the
-// output is aligned with the input; its length can differ from round(n * ratio) by a sample
-// between engines, so it is cut or zero-padded to exactly that.
+// Offline two-pass processing, driven as the `rubberband` CLI drives it (our default options act as
+// `rubberband -3`'s, resp. `-2 --bl-transients`'s; same block size; output drained after every
+// block), so that our output equals the tool's sample for sample. Rubber Band's offline mode removes
+// its own start delay, so the output is aligned with the input; its length can differ from
+// round(n * ratio) by a sample between engines, so it is cut or zero-padded to exactly that.
 datasets::Audio run_rubberband(const datasets::Audio& in, const RubberBandOptions& options, double time_ratio,
                                double pitch_scale) {
   const std::size_t n = in.samples.size();

@@ -1,11 +1,13 @@
 // Pitch shift (Rubber Band R3 and R2), time stretch and the resampling shift, measured on their
 // output: a tone's fundamental moves by 2^(k/12) within 1 cent, durations scale by the ratio,
-// output stays aligned with the input.
+// output stays aligned with the input; our Rubber Band output equals the `rubberband` tool's.
+#include <algorithm>
 #include <cmath>
 #include <thread>
 
 #include <fmt/format.h>
 #include <gtest/gtest.h>
+#include <rubberband/RubberBandStretcher.h>
 
 #include "augment/Deformation.h"
 #include "augment/PitchShift.h"
@@ -106,6 +108,81 @@ TEST_P(PitchShiftEngine, SameSpecGivesBitIdenticalOutputAcrossThreads) {
   EXPECT_FALSE(d->uses_seed());
 }
 
+// Rubber Band driven the way its command-line tool drives it (main/main.cpp of Rubber Band 3.1.2),
+// for `rubberband -3 -p <k>` (finer) or `rubberband -2 --bl-transients -p <k>` (faster) on a mono
+// file: the options that command line sets, offline, a study pass and then process() in blocks of
+// `block` samples (the tool's is 1024), everything available retrieved after each block.
+std::vector<float> rubberband_as_the_cli_does(const datasets::Audio& in, bool finer, double semitones,
+                                              std::size_t block = 1024) {
+  using RubberBand::RubberBandStretcher;
+  RubberBandStretcher::Options o = RubberBandStretcher::OptionProcessOffline |
+                                   RubberBandStretcher::OptionThreadingAuto |
+                                   RubberBandStretcher::OptionDetectorCompound;
+  o |= finer ? RubberBandStretcher::OptionEngineFiner | RubberBandStretcher::OptionTransientsCrisp
+             : RubberBandStretcher::OptionEngineFaster | RubberBandStretcher::OptionTransientsMixed;
+  RubberBandStretcher s(std::size_t(in.sample_rate), 1, o, 1.0, std::pow(2.0, semitones / 12.0));
+  const std::size_t n = in.samples.size();
+  s.setExpectedInputDuration(n);
+  s.setMaxProcessSize(block);
+  for (std::size_t i = 0; i < n; i += block) {
+    const float* p = in.samples.data() + i;
+    s.study(&p, std::min(block, n - i), i + block >= n);
+  }
+  std::vector<float> out, buffer(block);
+  auto drain = [&] {
+    for (int a = s.available(); a > 0; a = s.available()) {
+      float* q = buffer.data();
+      const std::size_t got = s.retrieve(&q, std::min<std::size_t>(std::size_t(a), block));
+      out.insert(out.end(), buffer.begin(), buffer.begin() + std::ptrdiff_t(got));
+    }
+  };
+  for (std::size_t i = 0; i < n; i += block) {
+    const float* p = in.samples.data() + i;
+    s.process(&p, std::min(block, n - i), i + block >= n);
+    drain();
+  }
+  drain();
+  return out;
+}
+
+TEST_P(PitchShiftEngine, OutputEqualsRubberBandDrivenAsItsCommandLineTool) {
+  // Our default options for each engine are the tool's (R3 ignores the transients option and, offline,
+  // the pitch option; for R2 ours is "mixed", the tool's --bl-transients); so must be the feeding:
+  // R3 recomputes its output hop once per process() call, so its output depends on the block size.
+  const bool finer = std::string(GetParam()) == "finer";
+  const auto music = testutil::key_chords(datasets::Key(9, datasets::Mode::kMinor), 2.0, 44100);
+  const auto d = make(fmt::format(R"({{"type": "pitch_shift", "semitones": 3, "engine": "{}"}})", GetParam()));
+  const auto ours = d->apply(music, 1);
+  const auto tool = rubberband_as_the_cli_does(music, finer, 3.0);
+  ASSERT_EQ(tool.size(), music.samples.size());
+  EXPECT_TRUE(ours.samples == tool) << GetParam() << ": differs from Rubber Band fed as the rubberband tool feeds it";
+  // The block size matters (so this test can see it): 8192-sample blocks, which we used to feed,
+  // give different output.
+  EXPECT_NE(rubberband_as_the_cli_does(music, finer, 3.0, 8192), tool) << GetParam();
+}
+
+TEST_P(PitchShiftEngine, OutputEqualsTheRubberbandCommandLineTool) {
+  // The tool itself (rubberband-cli, installed by tools/install-deps.sh), on a float WAV, so that
+  // neither side rounds to 16 bits: the two outputs must be identical.
+  if (testutil::run_command("command -v rubberband").exit_code != 0)
+    GTEST_SKIP() << "the rubberband tool is not installed (apt-get install rubberband-cli)";
+  testutil::TempDir dir("rbcli");
+  const auto music = testutil::key_chords(datasets::Key(2, datasets::Mode::kMajor), 1.5, 44100);
+  datasets::write_audio(dir / "in.wav", music, datasets::AudioFormat::kWavFloat);
+  const bool finer = std::string(GetParam()) == "finer";
+  const auto r =
+      testutil::run_command(fmt::format("rubberband -q {} -p 3 '{}' '{}'", finer ? "-3" : "-2 --bl-transients",
+                                        (dir / "in.wav").string(), (dir / "tool.wav").string()));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto tool = datasets::load_audio(dir / "tool.wav", 44100);
+  const auto d = make(fmt::format(R"({{"type": "pitch_shift", "semitones": 3, "engine": "{}"}})", GetParam()));
+  const auto ours = d->apply(datasets::load_audio(dir / "in.wav", 44100), 1);
+  ASSERT_EQ(tool.samples.size(), ours.samples.size());
+  std::size_t differ = 0;
+  for (std::size_t i = 0; i < ours.samples.size(); ++i) differ += ours.samples[i] != tool.samples[i];
+  EXPECT_EQ(differ, 0u) << GetParam() << ": " << differ << " of " << ours.samples.size() << " samples differ";
+}
+
 INSTANTIATE_TEST_SUITE_P(Engines, PitchShiftEngine, ::testing::Values("finer", "faster"));
 
 TEST(PitchShift, FormantPreservationStillMovesTheFundamental) {
@@ -124,6 +201,7 @@ TEST(PitchShift, SpecHasEngineOptionsAndRubberBandVersion) {
   EXPECT_EQ(s["window"], "standard");
   EXPECT_EQ(s["label_exact"], true);
   EXPECT_EQ(s["rubberband"], rubberband_version());
+  EXPECT_EQ(s["rubberband_block"], 1024);  // the rubberband tool's; the output depends on it
   EXPECT_FALSE(rubberband_version().empty());
   EXPECT_EQ(make_deformation(s, "x")->spec(), s);  // the spec rebuilds itself
   const auto r2 = make(R"({"type": "pitch_shift", "semitones": 3, "engine": "faster", "transients": "smooth"})");
