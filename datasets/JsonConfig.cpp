@@ -27,8 +27,18 @@ std::string json_type_name(const nlohmann::json& j) {
 
 std::string json_brief(const nlohmann::json& j) {
   // replace: a string built from non-JSON input may hold invalid UTF-8, which dump() would throw on.
-  std::string s = j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-  if (s.size() > 60) s = s.substr(0, 57) + "...";
+  // dump() escapes the control bytes below 0x20 but not DEL (0x7f), which would reach the terminal
+  // raw (found by fuzz_manifest: a manifest entry that is the string "3\x7f...3th").
+  std::string s;
+  for (char c : j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)) {
+    if (c == '\x7f') s += "\\u007f";
+    else s += c;
+  }
+  if (s.size() > 60) {
+    size_t cut = 57;  // never inside a UTF-8 sequence: back up over continuation bytes
+    while (cut > 0 && (static_cast<unsigned char>(s[cut]) & 0xC0) == 0x80) --cut;
+    s = s.substr(0, cut) + "...";
+  }
   return s;
 }
 

@@ -71,6 +71,20 @@ TEST(FuzzRegressions, ManifestInvalidJsonIsOneLine) {
   EXPECT_HAS(msg, "invalid JSON");
 }
 
+// fuzz_manifest, long run of 2026-12-01 (after 44,583 executions): a JSON manifest ["3<DEL x13>3th"]
+// whose entry is a string; JSON's dump() escapes control bytes below 0x20 but not DEL, so the
+// message "expected an object, got string ..." carried 13 raw DEL bytes.
+TEST(FuzzRegressions, ManifestJsonValueWithDelIsEscaped) {
+  TempDir dir("fz");
+  write_text(dir / "m.json", "[\"3\x7f\x7f\x7f" "3th\"]");
+  const std::string msg = error_of([&] { mcpt::datasets::load_manifest(dir / "m.json"); });
+  EXPECT_TRUE(one_line(msg)) << msg;
+  EXPECT_HAS(msg, "[0]: expected an object, got string \"3\\u007f\\u007f\\u007f3th\"");
+  // Shortened values are cut between UTF-8 sequences, not inside one.
+  const std::string brief = mcpt::json_brief(nlohmann::json(std::string(55, 'a') + "\xc3\xa9\xc3\xa9\xc3\xa9"));
+  EXPECT_EQ(brief, "\"" + std::string(55, 'a') + "...");
+}
+
 TEST(FuzzRegressions, ManifestJsonUnknownFieldWithLineBreak) {
   TempDir dir("fz");
   write_text(dir / "m.json", R"([{"path": "a.wav", "key": "C", "te\nmpo": 1}])");
