@@ -27,11 +27,15 @@ std::string_view trim_front(std::string_view s) {
   return s;
 }
 
-std::string ascii_lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out)
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  return out;
+char ascii_lower(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; }
+
+// Case-insensitive equality with a lower-case word, without building a lower-cased copy: parsing
+// allocates nothing (bench/keys_vs_mir_eval.py, P1).
+bool iequals(std::string_view s, std::string_view lower_word) {
+  if (s.size() != lower_word.size()) return false;
+  for (size_t i = 0; i < s.size(); ++i)
+    if (ascii_lower(s[i]) != lower_word[i]) return false;
+  return true;
 }
 
 bool starts_with(std::string_view s, std::string_view prefix) { return s.substr(0, prefix.size()) == prefix; }
@@ -79,11 +83,10 @@ Key::Key(int tonic, Mode mode) : tonic_(mod12(tonic)), mode_(mode), has_key_(tru
 
 Key Key::parse(std::string_view text) {
   const std::string_view s = trim(text);
-  const std::string lower = ascii_lower(s);
-  if (lower == "x" || lower == "n" || lower == "none") return Key();
-  if (lower.empty()) not_a_key(text);
+  if (iequals(s, "x") || iequals(s, "n") || iequals(s, "none")) return Key();
+  if (s.empty()) not_a_key(text);
 
-  const int natural = natural_pitch_class(lower[0]);
+  const int natural = natural_pitch_class(ascii_lower(s[0]));
   if (natural < 0) not_a_key(text);
   int tonic = natural;
   std::string_view rest = s.substr(1);
@@ -116,10 +119,9 @@ Key Key::parse(std::string_view text) {
   if (rest == "M")
     throw Error("ambiguous key: " + shown(text) + " (\"M\" may mean major or minor; write \"" +
                 Key(tonic, Mode::kMajor).name() + "\" or \"" + Key(tonic, Mode::kMinor).name() + "\")");
-  const std::string mode = ascii_lower(rest);
-  if (mode == "major" || mode == "maj") return Key(tonic, Mode::kMajor);
-  if (mode == "minor" || mode == "min" || mode == "m") return Key(tonic, Mode::kMinor);
-  if (mode == "other" || mode == "modal") return Key(tonic, Mode::kOther);
+  if (iequals(rest, "major") || iequals(rest, "maj")) return Key(tonic, Mode::kMajor);
+  if (iequals(rest, "minor") || iequals(rest, "min") || iequals(rest, "m")) return Key(tonic, Mode::kMinor);
+  if (iequals(rest, "other") || iequals(rest, "modal")) return Key(tonic, Mode::kOther);
   not_a_key(text);
 }
 
