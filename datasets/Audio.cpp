@@ -12,14 +12,17 @@
 #include <memory>
 #include <string>
 #include <system_error>
+#include <type_traits>
 
 #include <fmt/format.h>
 #include <samplerate.h>
+#include <soxr.h>
 #include <dlfcn.h>
 #include <sndfile.h>
 #include <unistd.h>
 
 #include "datasets/Error.h"
+#include "datasets/TextTable.h"
 
 namespace fs = std::filesystem;
 
@@ -87,9 +90,37 @@ int converter_type(ResampleQuality quality) {
     case ResampleQuality::kBest: return SRC_SINC_BEST_QUALITY;
     case ResampleQuality::kMedium: return SRC_SINC_MEDIUM_QUALITY;
     case ResampleQuality::kFastest: return SRC_SINC_FASTEST;
+    case ResampleQuality::kSoxrVhq:
+    case ResampleQuality::kSoxrHq: break;  // not libsamplerate converters (StreamResampler uses soxr)
   }
   return SRC_SINC_BEST_QUALITY;
 }
+
+}  // namespace
+
+std::string resample_quality_name(ResampleQuality q) {
+  switch (q) {
+    case ResampleQuality::kSoxrVhq: return "soxr_vhq";
+    case ResampleQuality::kSoxrHq: return "soxr_hq";
+    case ResampleQuality::kBest: return "sinc_best";
+    case ResampleQuality::kMedium: return "sinc_medium";
+    case ResampleQuality::kFastest: return "sinc_fastest";
+  }
+  return "soxr_vhq";
+}
+
+std::string soxr_version_text() { return soxr_version(); }
+
+ResampleQuality parse_resample_quality(const std::string& name, const std::string& where) {
+  for (ResampleQuality q : {ResampleQuality::kSoxrVhq, ResampleQuality::kSoxrHq, ResampleQuality::kBest,
+                            ResampleQuality::kMedium, ResampleQuality::kFastest})
+    if (resample_quality_name(q) == name) return q;
+  throw Error(fmt::format("{}: unknown resampler {} (expected one of soxr_vhq, soxr_hq, sinc_best, sinc_medium, "
+                          "sinc_fastest)",
+                          where, detail::quoted(name)));
+}
+
+namespace {
 
 // Checks the things a file system can tell us before libsndfile gets a chance to give a vaguer
 // message ("Format not recognised" for a directory or an empty file).
@@ -155,12 +186,25 @@ std::string format_name(SNDFILE* sf, int format) {
   return major.name;
 }
 
-// Streaming wrapper around a libsamplerate converter: push blocks, then finish() to flush the
-// filter tail. Output is appended to `out`.
+// Streaming resampler: push blocks, then finish() to flush the filter tail. Output is appended to
+// `out`. libsoxr or a libsamplerate converter behind one interface; both give output aligned with the
+// input (the filter delay is taken out), which tests/datasets/audio_test.cpp checks.
 class StreamResampler {
  public:
   StreamResampler(int from_rate, int to_rate, ResampleQuality quality, sf_count_t buffer_frames = kBlockFrames)
-      : ratio_(double(to_rate) / double(from_rate)), buffer_(std::size_t(buffer_frames)) {
+      : ratio_(double(to_rate) / double(from_rate)), buffer_(std::size_t(std::max<sf_count_t>(buffer_frames, 4096))) {
+    if (quality == ResampleQuality::kSoxrVhq || quality == ResampleQuality::kSoxrHq) {
+      const unsigned long recipe =
+          quality == ResampleQuality::kSoxrVhq ? (SOXR_VHQ | SOXR_STEEP_FILTER) : static_cast<unsigned long>(SOXR_HQ);
+      const soxr_quality_spec_t q = soxr_quality_spec(recipe, 0);
+      const soxr_io_spec_t io = soxr_io_spec(SOXR_FLOAT32_I, SOXR_FLOAT32_I);
+      const soxr_runtime_spec_t rt = soxr_runtime_spec(1);  // callers parallelise over tracks
+      soxr_error_t err = nullptr;
+      soxr_.reset(soxr_create(from_rate, to_rate, 1, &err, &io, &q, &rt));
+      if (!soxr_ || err)
+        throw Error(fmt::format("cannot create resampler: {}", err ? err : "soxr_create failed"), ExitCode::kInternal);
+      return;
+    }
     int err = 0;
     state_.reset(src_new(converter_type(quality), 1, &err));
     if (!state_) throw Error(fmt::format("cannot create resampler: {}", src_strerror(err)), ExitCode::kInternal);
@@ -171,6 +215,27 @@ class StreamResampler {
 
  private:
   void process(const float* in, long frames, bool last, std::vector<float>& out) {
+    if (soxr_) {
+      // Input is consumed whole (soxr buffers internally); output drains in buffer-sized pieces.
+      // A null input flushes the tail.
+      int idle = 0;
+      for (;;) {
+        size_t idone = 0, odone = 0;
+        const soxr_error_t err = soxr_process(soxr_.get(), last ? nullptr : in, last ? 0 : size_t(frames),
+                                              last ? nullptr : &idone, buffer_.data(), buffer_.size(), &odone);
+        if (err) throw Error(fmt::format("resampling failed: {}", err), ExitCode::kInternal);
+        out.insert(out.end(), buffer_.begin(), buffer_.begin() + long(odone));
+        if (!last) {
+          in += idone;
+          frames -= long(idone);
+          if (frames == 0 && odone < buffer_.size()) return;
+        } else if (odone == 0) {
+          return;
+        }
+        idle = (idone > 0 || odone > 0) ? 0 : idle + 1;
+        if (idle > 2) throw Error("resampling made no progress", ExitCode::kInternal);
+      }
+    }
     int idle = 0;
     for (;;) {
       SRC_DATA d{};
@@ -192,8 +257,12 @@ class StreamResampler {
     }
   }
 
+  struct SoxrDeleter {
+    void operator()(soxr_t s) const { soxr_delete(s); }
+  };
   double ratio_;
   std::unique_ptr<SRC_STATE, SrcDeleter> state_;
+  std::unique_ptr<std::remove_pointer_t<soxr_t>, SoxrDeleter> soxr_;
   std::vector<float> buffer_;
 };
 

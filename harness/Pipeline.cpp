@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <optional>
 
 #include <fmt/format.h>
 
@@ -85,99 +86,116 @@ std::uint64_t condition_seed(std::uint64_t suite_seed, const std::string& track_
 
 Extracted extract(const ExtractContext& cx, const std::vector<const Track*>& tracks, const Condition& cond,
                   const std::string& what) {
+  return std::move(extract_conditions(cx, tracks, {&cond}, what).front());
+}
+
+std::vector<Extracted> extract_conditions(const ExtractContext& cx, const std::vector<const Track*>& tracks,
+                                          const std::vector<const Condition*>& conds, const std::string& what) {
   const Encoder& enc = *cx.encoder;
   const EncoderConfig& ec = *cx.config;
-  const size_t n = tracks.size();
-  Extracted ex;
-  if (!cx.shard.active()) {
-    ex.per_track.resize(n);
-    ex.labels.resize(n);
-    ex.semitones.assign(n, 0.0);
-  }
-  const std::string cond_tag = cond.clean() ? std::string() : "|deform=" + cond.spec.dump();
-  const std::string extra = fmt::format("{}|layers={}{}", ec.pooling, layers_text(cx.layers), cond_tag);
-  Progress progress(what, static_cast<std::int64_t>(n), cx.verbosity, "tracks");
+  const size_t n = tracks.size(), nc = conds.size();
+  std::vector<Extracted> out(nc);
+  if (!cx.shard.active())
+    for (auto& ex : out) {
+      ex.per_track.resize(n);
+      ex.labels.resize(n);
+      ex.semitones.assign(n, 0.0);
+    }
+  const std::string base_extra = fmt::format("{}|layers={}|resample={}", ec.pooling, layers_text(cx.layers),
+                                             datasets::resample_quality_name(ec.resample));
+  using clock = std::chrono::steady_clock;
+  auto add = [&](std::atomic<long long>* slot, clock::time_point since) {
+    if (cx.times) *slot += std::chrono::duration_cast<std::chrono::nanoseconds>(clock::now() - since).count();
+  };
+  Progress progress(what, static_cast<std::int64_t>(n * nc), cx.verbosity, nc == 1 ? "tracks" : "items");
   parallel_for(n, cx.threads, [&](size_t i) {
     const Track& t = *tracks[i];
-    const std::uint64_t seed = condition_seed(cx.seed, t.id, cond);
-    std::unique_ptr<augment::Deformation> deform;
-    if (!cond.clean()) deform = concrete(cond, seed);
-    if (cx.shard.active()) {
-      const std::uint64_t item = fnv1a64(fmt::format("{}|{}|{}", t.id, cond.name, enc.fingerprint()));
-      if (static_cast<int>(item % std::uint64_t(cx.shard.count)) != cx.shard.index) {
-        progress.advance();
-        return;
-      }
-    } else {
-      ex.labels[i] = deform ? deform->label(t.key) : t.key;
-      ex.semitones[i] = deform ? deform->semitones() : 0.0;
-    }
-    // A deformation that ignores its seed gives the same audio under any suite seed: share the entry.
-    const bool seeded = deform && (cond.deformation->uses_seed() || cond.deformation->is_random());
-    const std::string key = EmbeddingCache::key_for(enc.fingerprint(), t.audio, t.start, t.end,
-                                                    seeded ? fmt::format("{}|seed={}", extra, seed) : extra);
-    std::optional<Matrix> m = cx.cache ? cx.cache->get(key) : std::nullopt;
-    if (!m) {
-      using clock = std::chrono::steady_clock;
-      auto add = [&](std::atomic<long long>* slot, clock::time_point since) {
-        if (cx.times) *slot += std::chrono::duration_cast<std::chrono::nanoseconds>(clock::now() - since).count();
-      };
-      auto t0 = clock::now();
-      datasets::LoadOptions lo;
-      lo.sample_rate = enc.sample_rate();
-      lo.offset = t.start;
-      lo.duration = t.end > t.start ? t.end - t.start : -1.0;
-      Audio audio = datasets::load_audio(t.audio, lo);
-      if (cx.times) cx.times->audio_samples += static_cast<long long>(audio.samples.size());
-      add(cx.times ? &cx.times->decode_ns : nullptr, t0);
-      t0 = clock::now();
-      if (deform) {
-        try {
-          audio = deform->apply(audio, seed);
-        } catch (const Error& e) {
-          throw Error(fmt::format("{}: {} ({}): {}", t.audio.string(), cond.name, what, e.what()), e.code());
+    std::optional<Audio> decoded;  // the clean track at the encoder's rate, decoded on the first miss
+    for (size_t c = 0; c < nc; ++c) {
+      const Condition& cond = *conds[c];
+      Extracted& ex = out[c];
+      const std::uint64_t seed = condition_seed(cx.seed, t.id, cond);
+      std::unique_ptr<augment::Deformation> deform;
+      if (!cond.clean()) deform = concrete(cond, seed);
+      if (cx.shard.active()) {
+        const std::uint64_t item = fnv1a64(fmt::format("{}|{}|{}", t.id, cond.name, enc.fingerprint()));
+        if (static_cast<int>(item % std::uint64_t(cx.shard.count)) != cx.shard.index) {
+          progress.advance();
+          continue;
         }
+      } else {
+        ex.labels[i] = deform ? deform->label(t.key) : t.key;
+        ex.semitones[i] = deform ? deform->semitones() : 0.0;
       }
-      add(cx.times ? &cx.times->deform_ns : nullptr, t0);
-      t0 = clock::now();
-      const auto segments = cut_segments(audio, enc.segment_seconds());
-      const auto embeddings = enc.embed_batch(segments);
-      add(cx.times ? &cx.times->embed_ns : nullptr, t0);
-      t0 = clock::now();
-      Matrix out;
-      for (const auto& e : embeddings) {
-        if (e.frames <= 0 || e.dim <= 0 || e.layers <= 0)
-          throw Error(fmt::format("{}: the encoder returned an empty embedding ({} layers x {} frames x {} dims)",
-                                  t.audio.string(), e.layers, e.frames, e.dim));
-        std::vector<float> row;
-        for (int l : cx.layers) {
-          if (l >= e.layers)
-            throw Error(fmt::format("{}.layers: layer {} requested but the encoder returned {} layers", ec.path, l,
-                                    e.layers));
-          pool_layer(e, l, ec.pooling, t.audio.string(), row);
+      const std::string extra = cond.clean() ? base_extra : base_extra + "|deform=" + cond.spec.dump();
+      // A deformation that ignores its seed gives the same audio under any suite seed: share the entry.
+      const bool seeded = deform && (cond.deformation->uses_seed() || cond.deformation->is_random());
+      const std::string key = EmbeddingCache::key_for(enc.fingerprint(), t.audio, t.start, t.end,
+                                                      seeded ? fmt::format("{}|seed={}", extra, seed) : extra);
+      std::optional<Matrix> m = cx.cache ? cx.cache->get(key) : std::nullopt;
+      if (!m) {
+        auto t0 = clock::now();
+        if (!decoded) {
+          datasets::LoadOptions lo;
+          lo.sample_rate = enc.sample_rate();
+          lo.quality = ec.resample;
+          lo.offset = t.start;
+          lo.duration = t.end > t.start ? t.end - t.start : -1.0;
+          decoded = datasets::load_audio(t.audio, lo);
+          if (cx.times) cx.times->audio_samples += static_cast<long long>(decoded->samples.size());
+          add(cx.times ? &cx.times->decode_ns : nullptr, t0);
         }
-        out.append_row(row);
+        t0 = clock::now();
+        Audio deformed;
+        if (deform) {
+          try {
+            deformed = deform->apply(*decoded, seed);
+          } catch (const Error& e) {
+            throw Error(fmt::format("{}: {} ({}): {}", t.audio.string(), cond.name, what, e.what()), e.code());
+          }
+        }
+        const Audio& audio = deform ? deformed : *decoded;
+        add(cx.times ? &cx.times->deform_ns : nullptr, t0);
+        t0 = clock::now();
+        const auto segments = cut_segments(audio, enc.segment_seconds());
+        const auto embeddings = enc.embed_batch(segments);
+        add(cx.times ? &cx.times->embed_ns : nullptr, t0);
+        t0 = clock::now();
+        Matrix feats;
+        for (const auto& e : embeddings) {
+          if (e.frames <= 0 || e.dim <= 0 || e.layers <= 0)
+            throw Error(fmt::format("{}: the encoder returned an empty embedding ({} layers x {} frames x {} dims)",
+                                    t.audio.string(), e.layers, e.frames, e.dim));
+          std::vector<float> row;
+          for (int l : cx.layers) {
+            if (l >= e.layers)
+              throw Error(fmt::format("{}.layers: layer {} requested but the encoder returned {} layers", ec.path, l,
+                                      e.layers));
+            pool_layer(e, l, ec.pooling, t.audio.string(), row);
+          }
+          feats.append_row(row);
+        }
+        add(cx.times ? &cx.times->pool_ns : nullptr, t0);
+        if (cx.cache) cx.cache->put(key, feats);
+        m = std::move(feats);
       }
-      add(cx.times ? &cx.times->pool_ns : nullptr, t0);
-      if (cx.cache) cx.cache->put(key, out);
-      m = std::move(out);
+      if (!cx.shard.active()) {
+        const int64_t slots = static_cast<int64_t>(cx.layers.size());
+        if (slots == 0 || m->cols % slots != 0)
+          throw Error(fmt::format("internal: cached features of {} have {} columns for {} layers", t.audio.string(),
+                                  m->cols, slots),
+                      ExitCode::kInternal);
+        const int64_t width = m->cols / slots;
+        auto& per = ex.per_track[i];
+        per.assign(size_t(slots), Matrix(m->rows, width));
+        for (int64_t r = 0; r < m->rows; ++r)
+          for (int64_t s = 0; s < slots; ++s)
+            std::copy(m->row(r) + s * width, m->row(r) + (s + 1) * width, per[size_t(s)].row(r));
+      }
+      progress.advance();
     }
-    if (!cx.shard.active()) {
-      const int64_t slots = static_cast<int64_t>(cx.layers.size());
-      if (slots == 0 || m->cols % slots != 0)
-        throw Error(fmt::format("internal: cached features of {} have {} columns for {} layers", t.audio.string(),
-                                m->cols, slots),
-                    ExitCode::kInternal);
-      const int64_t width = m->cols / slots;
-      auto& per = ex.per_track[i];
-      per.assign(size_t(slots), Matrix(m->rows, width));
-      for (int64_t r = 0; r < m->rows; ++r)
-        for (int64_t s = 0; s < slots; ++s)
-          std::copy(m->row(r) + s * width, m->row(r) + (s + 1) * width, per[size_t(s)].row(r));
-    }
-    progress.advance();
   });
-  return ex;
+  return out;
 }
 
 nlohmann::json StageTimes::to_json() const {

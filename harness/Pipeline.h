@@ -111,6 +111,12 @@ struct Extracted {
 Extracted extract(const ExtractContext& cx, const std::vector<const datasets::Track*>& tracks, const Condition& cond,
                   const std::string& what);
 
+// The same for several conditions of the same tracks (result i is conds[i]'s): each track is decoded
+// once, and only if some condition misses the cache, then deformed and embedded per condition. A
+// robustness study of N conditions pays one decode and resample per track instead of N.
+std::vector<Extracted> extract_conditions(const ExtractContext& cx, const std::vector<const datasets::Track*>& tracks,
+                                          const std::vector<const Condition*>& conds, const std::string& what);
+
 // The seed a condition uses for a track (stable across runs and machines).
 std::uint64_t condition_seed(std::uint64_t suite_seed, const std::string& track_id, const Condition& cond);
 

@@ -251,7 +251,8 @@ std::string frontend_fingerprint(const MelOptions& m) {
                                        {"n_mels", m.n_mels},
                                        {"f_min", m.f_min},
                                        {"f_max", m.f_max},
-                                       {"log", mel_log_name(m.log)}})
+                                       {"log", mel_log_name(m.log)},
+                                       {"resample", datasets::resample_quality_name(datasets::LoadOptions{}.quality)}})
                            .dump()));
 }
 

@@ -8,6 +8,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "datasets/Audio.h"
 #include "harness/Runner.h"
 
 namespace mcpt::harness {
@@ -20,6 +21,7 @@ nlohmann::json library_versions() {
           {"libtorch", TORCH_VERSION},
           {"libsndfile", sf_version_string()},
           {"libsamplerate", src_get_version()},
+          {"libsoxr", datasets::soxr_version_text()},
           {"rubberband", RUBBERBAND_VERSION},
           {"fluidsynth", fluid_version_str()},
           {"nlohmann_json", fmt::format("{}.{}.{}", NLOHMANN_JSON_VERSION_MAJOR, NLOHMANN_JSON_VERSION_MINOR,

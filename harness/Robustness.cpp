@@ -130,10 +130,16 @@ std::vector<ExtractionJob> robustness_jobs(const Robustness& r, const Robustness
   for (const auto& s : c.sweeps)
     for (const auto& p : s.points) jobs.push_back({p, Role::kTest});
   for (const auto& p : c.controls) jobs.push_back({p, Role::kTest});
-  for (const auto& p : c.decodability)
-    for (Role role : {Role::kTrain, Role::kValid, Role::kTest}) jobs.push_back({p, role});
-  for (const auto& p : c.train_shifts)
-    for (Role role : {Role::kTrain, Role::kValid}) jobs.push_back({p, role});
+  // Only what run_robustness uses: the decodability probe needs two classes, and the train x test
+  // matrix needs a pitch_shift sweep for its columns.
+  if (c.decodability.size() >= 2)
+    for (const auto& p : c.decodability)
+      for (Role role : {Role::kTrain, Role::kValid, Role::kTest}) jobs.push_back({p, role});
+  const bool pitch_sweep = std::any_of(c.sweeps.begin(), c.sweeps.end(),
+                                       [](const RobustnessConditions::SweepConditions& s) { return s.sweep.type == "pitch_shift"; });
+  if (pitch_sweep)
+    for (const auto& p : c.train_shifts)
+      for (Role role : {Role::kTrain, Role::kValid}) jobs.push_back({p, role});
   for (const auto& p : c.augmentation) jobs.push_back({p, Role::kTrain});
   return jobs;
 }
@@ -155,14 +161,36 @@ void run_robustness(const RobustnessInput& in, const RobustnessConditions& conds
   std::vector<Key> original;
   for (const auto* t : in.test) original.push_back(t->key);
 
-  // Cached test extractions, by condition spec, so analyses sharing a condition compute it once.
-  std::map<std::string, Extracted> test_cache;
-  auto test_extract = [&](const Condition& c) -> const Extracted& {
-    const std::string k = c.spec.dump();
-    auto it = test_cache.find(k);
-    if (it != test_cache.end()) return it->second;
-    return test_cache[k] = extract(in.cx, in.test, c, fmt::format("robustness [{}] test, {}", in.encoder, c.name));
+  // Every deformed extraction the analyses use, computed up front per split: each track is decoded
+  // once for all its conditions (extract_conditions), and a condition two analyses share (a +2 shift
+  // in the decodability probe and in the train-shift matrix) is computed once. By condition spec.
+  std::map<std::string, Extracted> role_ex[3];
+  {
+    const char* role_name[3] = {"train", "valid", "test"};
+    const std::vector<const Track*>* role_tracks[3] = {&in.train, &in.valid, &in.test};
+    std::vector<const Condition*> wanted[3];
+    const auto jobs = robustness_jobs(r, conds);
+    for (const auto& job : jobs) {
+      const int ri = static_cast<int>(job.role);
+      const std::string k = job.condition.spec.dump();
+      if (role_ex[ri].emplace(k, Extracted{}).second) wanted[ri].push_back(&job.condition);
+    }
+    for (int ri = 0; ri < 3; ++ri) {
+      if (wanted[ri].empty()) continue;
+      auto got = extract_conditions(in.cx, *role_tracks[ri], wanted[ri],
+                                    fmt::format("robustness [{}] {}, {} condition{}", in.encoder, role_name[ri],
+                                                wanted[ri].size(), wanted[ri].size() == 1 ? "" : "s"));
+      for (size_t i = 0; i < got.size(); ++i) role_ex[ri][wanted[ri][i]->spec.dump()] = std::move(got[i]);
+    }
+  }
+  auto extracted = [&](Role role, const Condition& c) -> const Extracted& {
+    const auto& m = role_ex[static_cast<int>(role)];
+    const auto it = m.find(c.spec.dump());
+    if (it == m.end())
+      throw Error(fmt::format("internal: robustness condition {} was not extracted", c.name), ExitCode::kInternal);
+    return it->second;
   };
+  auto test_extract = [&](const Condition& c) -> const Extracted& { return extracted(Role::kTest, c); };
   auto predict = [&](const probes::Probe& probe, const Features& f) {
     return aggregate(probe.predict(f.x), f.row_track, f.tracks.size(), agg);
   };
@@ -270,8 +298,8 @@ void run_robustness(const RobustnessInput& in, const RobustnessConditions& conds
         std::fill(f.y.begin(), f.y.end(), static_cast<int>(i));
         return f;
       };
-      trs.push_back(relabel(build_features(in.train, extract(in.cx, in.train, c, fmt::format("robustness [{}] train, {}", in.encoder, c.name)), 0)));
-      vas.push_back(relabel(build_features(in.valid, extract(in.cx, in.valid, c, fmt::format("robustness [{}] valid, {}", in.encoder, c.name)), 0)));
+      trs.push_back(relabel(build_features(in.train, extracted(Role::kTrain, c), 0)));
+      vas.push_back(relabel(build_features(in.valid, extracted(Role::kValid, c), 0)));
       tes.push_back(relabel(build_features(in.test, test_extract(c), 0)));
     }
     auto join = [](const std::vector<Features>& v) {
@@ -318,8 +346,8 @@ void run_robustness(const RobustnessInput& in, const RobustnessConditions& conds
       const probes::Probe* p = in.probe;
       if (a != 0) {
         const Condition c = conds.pitch(a);
-        const Features tr = build_features(in.train, extract(in.cx, in.train, c, fmt::format("robustness [{}] train, {}", in.encoder, c.name)), 0);
-        const Features va = build_features(in.valid, extract(in.cx, in.valid, c, fmt::format("robustness [{}] valid, {}", in.encoder, c.name)), 0);
+        const Features tr = build_features(in.train, extracted(Role::kTrain, c), 0);
+        const Features va = build_features(in.valid, extracted(Role::kValid, c), 0);
         own = probes::make_probe(*in.chosen);
         own->fit(tr.x, tr.y, va.x, va.y, Key::kNumClasses, in.seed);
         p = own.get();
@@ -341,7 +369,7 @@ void run_robustness(const RobustnessInput& in, const RobustnessConditions& conds
   if (!conds.augmentation.empty()) {
     std::vector<Features> parts;
     for (const auto& c : conds.augmentation)
-      parts.push_back(build_features(in.train, extract(in.cx, in.train, c, fmt::format("robustness [{}] train, {}", in.encoder, c.name)), 0));
+      parts.push_back(build_features(in.train, extracted(Role::kTrain, c), 0));
     std::vector<const Features*> ptrs;
     for (const auto& f : parts) ptrs.push_back(&f);
     const Features tr = concat_features(ptrs);

@@ -147,7 +147,7 @@ RunOutcome run_suite(const Suite& suite, const RunOptions& options) {
   std::vector<std::unique_ptr<Encoder>> encoders;
   for (const auto& ec : suite.encoders) {
     JsonObject cfg(ec.options, ec.path);
-    cfg.ignore({"name", "type", "pooling", "layer"});  // read by the harness (Suite.cpp)
+    cfg.ignore({"name", "type", "pooling", "layer", "resample"});  // read by the harness (Suite.cpp)
     if (ec.type != "torchscript") cfg.ignore({"layers"});  // torchscript reads its own "layers"
     EncoderContext ctx{suite.file.parent_path()};
     try {
@@ -256,7 +256,7 @@ RunOutcome run_suite(const Suite& suite, const RunOptions& options) {
       std::sort(layers.begin(), layers.end());
     }
     encoders_json.push_back({{"name", ec.name}, {"type", enc.type()}, {"fingerprint", enc.fingerprint()},
-                             {"pooling", ec.pooling}, {"layers", layers}, {"num_layers", n_layers}, {"spec", enc.spec()}});
+                             {"pooling", ec.pooling}, {"resample", datasets::resample_quality_name(ec.resample)}, {"layers", layers}, {"num_layers", n_layers}, {"spec", enc.spec()}});
 
     ExtractContext cx;
     cx.encoder = &enc;
@@ -288,11 +288,20 @@ RunOutcome run_suite(const Suite& suite, const RunOptions& options) {
     if (options.shard.active()) {
       // A shard computes its share of every extraction the full run needs, into the cache, and stops.
       extract(cx, all, Condition{}, fmt::format("embedding [{}] shard {}/{}", ec.name, options.shard.index + 1, options.shard.count));
-      if (robust)
-        for (const auto& job : robustness_jobs(suite.robustness, robust_conds)) {
-          const auto& tr = job.role == Role::kTrain ? train.tracks : job.role == Role::kValid ? valid.tracks : tests.front().tracks;
-          extract(rcx, tr, job.condition, fmt::format("robustness [{}] {}", ec.name, job.condition.name));
+      if (robust) {
+        // Per split, all its conditions in one pass (one decode per track), as run_robustness does.
+        const auto jobs = robustness_jobs(suite.robustness, robust_conds);
+        for (Role role : {Role::kTrain, Role::kValid, Role::kTest}) {
+          std::vector<const Condition*> conds;
+          std::set<std::string> seen;
+          for (const auto& job : jobs)
+            if (job.role == role && seen.insert(job.condition.spec.dump()).second) conds.push_back(&job.condition);
+          if (conds.empty()) continue;
+          const auto& tr = role == Role::kTrain ? train.tracks : role == Role::kValid ? valid.tracks : tests.front().tracks;
+          extract_conditions(rcx, tr, conds, fmt::format("robustness [{}] shard {}/{}, {} conditions", ec.name,
+                                                         options.shard.index + 1, options.shard.count, conds.size()));
         }
+      }
       continue;
     }
     const Extracted ex_all = extract(cx, all, Condition{}, fmt::format("embedding [{}]", ec.name));

@@ -290,6 +290,8 @@ Suite Suite::parse(const nlohmann::json& j, const fs::path& file) {
         throw Error(fmt::format("{}.name: duplicate encoder name {} (names identify rows of the report)", path,
                                 datasets::detail::quoted(c.name)));
       c.pooling = ej.get_string("pooling", "mean");
+      if (ej.has("resample"))
+        c.resample = datasets::parse_resample_quality(ej.require_string("resample"), path + ".resample");
       if (c.pooling != "mean" && c.pooling != "mean+std")
         throw Error(fmt::format("{}.pooling: {}", path, unknown_name_message("pooling", c.pooling, {"mean", "mean+std"})));
       if (ej.has("layer") && ej.has("layers"))

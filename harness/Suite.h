@@ -9,6 +9,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "datasets/Audio.h"
 #include "datasets/Key.h"
 #include "probes/Probe.h"
 
@@ -40,6 +41,9 @@ struct EncoderConfig {
   std::string name;
   std::string type;
   std::string pooling = "mean";  // per segment over frames: "mean" or "mean+std"
+  // How audio is brought to the encoder's sample rate ("resample": soxr_vhq, the default, soxr_hq,
+  // sinc_best, sinc_medium, sinc_fastest; datasets/Audio.h). Part of every cache key.
+  datasets::ResampleQuality resample = datasets::ResampleQuality::kSoxrVhq;
   nlohmann::json options;        // the whole entry, re-read by the encoder's factory
   std::string path;              // JSON path, for messages ("suite.encoders[1]")
   // Layers to probe: indices into the encoder's layers, negative counting from the end ("layer": -1,

@@ -10,7 +10,8 @@ pkgs=(
   rubberband-cli                     # the `rubberband` tool, for the side-by-side benchmark and reference checks
   libplplot-dev plplot-driver-cairo  # publication plots (PDF, SVG, PNG through cairo)
   libsndfile1-dev                    # WAV/FLAC/OGG/MP3 decoding
-  libsamplerate0-dev                 # band-limited resampling
+  libsoxr-dev                        # resampling at load time (fast, very high quality)
+  libsamplerate0-dev                 # resampling: the sinc_* resamplers and the resample_shift deformation
   libfluidsynth-dev timgm6mb-soundfont  # synthetic corpus: real General MIDI synthesis
   fluidr3mono-gm-soundfont           # a second, compressed (.sf3) GM font: pre-training data, sf3 rendering test
   nlohmann-json3-dev libfmt-dev libcli11-dev

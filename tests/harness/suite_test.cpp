@@ -55,6 +55,18 @@ TEST(Suite, DefaultsAndRelativePaths) {
   EXPECT_EQ(s.statistics.seeds, 1);
   EXPECT_FALSE(s.metric.allow_descending_fifths);
   EXPECT_EQ(s.hash, Suite::parse(minimal(), "/tmp/suites/x.json").hash);
+  EXPECT_EQ(s.encoders.at(0).resample, mcpt::datasets::ResampleQuality::kSoxrVhq);
+}
+
+TEST(Suite, EncoderResampler) {
+  auto j = minimal();
+  j["encoders"][0]["resample"] = "sinc_best";
+  EXPECT_EQ(Suite::parse(j, "/tmp/suites/x.json").encoders.at(0).resample, mcpt::datasets::ResampleQuality::kBest);
+  j["encoders"][0]["resample"] = "soxr";
+  const std::string e = error_of(j);
+  EXPECT_NE(e.find("suite.encoders[0].resample: unknown resampler \"soxr\""), std::string::npos) << e;
+  j["encoders"][0]["resample"] = 3;
+  EXPECT_NE(error_of(j).find("suite.encoders[0].resample"), std::string::npos) << error_of(j);
 }
 
 TEST(Suite, ErrorsNameTheJsonPath) {
