@@ -77,6 +77,17 @@ def main():
                                       "on validation, patience 20)",
                             "fit_s": r["fit_seconds"], "wall_s": wall, "accuracy": r["test_accuracy"],
                             "epochs": r["epochs_run"]})
+        # The same objective as sklearn's LogisticRegression(C=1): weight_decay = 1 / (C * n_train).
+        lbfgs = {"type": "linear", "solver": "lbfgs", "weight_decay": 1.0 / a.train}
+        for _ in range(a.repeats):
+            t0 = time.perf_counter()
+            out = subprocess.run([a.exe, tmp, json.dumps(lbfgs), str(a.threads)], check=True, capture_output=True,
+                                 text=True).stdout
+            wall = time.perf_counter() - t0
+            r = json.loads(out)
+            results.append({"system": "mcpt-eval linear probe, solver lbfgs, weight_decay 1/n (= sklearn C=1)",
+                            "fit_s": r["fit_seconds"], "wall_s": wall, "accuracy": r["test_accuracy"],
+                            "epochs": r["epochs_run"]})
 
     (xt, yt), (xv, yv), (xs, ys) = data["train"], data["valid"], data["test"]
 

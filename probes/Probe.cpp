@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cmath>
 #include <dlfcn.h>
+#include <functional>
 #include <limits>
 #include <mutex>
 
@@ -73,10 +74,14 @@ class TorchProbe final : public Probe {
     }
     auto loss_fn = [&](const torch::Tensor& logits, const torch::Tensor& y) {
       return class_w.defined() ? torch::nn::functional::cross_entropy(
-                                     logits, y, torch::nn::functional::CrossEntropyFuncOptions().weight(class_w))
+                                     logits, y, torch::nn::functional::CrossEntropyFuncOptions().weight(class_w.to(logits.scalar_type())))
                                : torch::nn::functional::cross_entropy(logits, y);
     };
 
+    if (config_.solver == "lbfgs") {
+      fit_lbfgs(xt, yt, xv, yv, loss_fn);
+      return;
+    }
     torch::optim::AdamW opt(net_->parameters(),
                             torch::optim::AdamWOptions(config_.lr).weight_decay(config_.weight_decay));
     const int64_t n = xt.size(0);
@@ -161,6 +166,57 @@ class TorchProbe final : public Probe {
   }
 
  private:
+  // The convex linear probe solved to convergence: full-batch L-BFGS with a strong Wolfe line
+  // search on mean cross-entropy + weight_decay / 2 * |W|^2 (bias free), scikit-learn's
+  // LogisticRegression objective scaled by 1 / n (C = 1 / (weight_decay * n)). In float64, so the
+  // gradient tolerance means the same as in scikit-learn's float64 solver.
+  void fit_lbfgs(const torch::Tensor& xt32, const torch::Tensor& yt, const torch::Tensor& xv32, const torch::Tensor& yv,
+                 const std::function<torch::Tensor(const torch::Tensor&, const torch::Tensor&)>& loss_fn) {
+    net_->to(torch::kFloat64);
+    const torch::Tensor xt = xt32.to(torch::kFloat64), xv = xv32.to(torch::kFloat64);
+    const auto linear = net_->ptr<torch::nn::LinearImpl>(net_->size() - 1);
+    torch::optim::LBFGS opt(net_->parameters(), torch::optim::LBFGSOptions(1.0)
+                                                    .max_iter(config_.epochs)
+                                                    .max_eval(config_.epochs * 5 / 4 + 1)
+                                                    .tolerance_grad(1e-5)
+                                                    .tolerance_change(1e-12)
+                                                    .history_size(20)
+                                                    .line_search_fn("strong_wolfe"));
+    int evaluations = 0;
+    double last = 0;
+    auto objective = [&]() -> torch::Tensor {
+      opt.zero_grad();
+      auto loss = loss_fn(net_->forward(xt), yt) + 0.5 * config_.weight_decay * linear->weight.pow(2).sum();
+      loss.backward();
+      ++evaluations;
+      last = loss.item<double>();
+      return loss;
+    };
+    opt.step(objective);
+    double grad_max = 0;
+    for (const auto& p : net_->parameters())
+      if (p.grad().defined()) grad_max = std::max(grad_max, p.grad().abs().max().item<double>());
+    if (!std::isfinite(last))
+      throw Error(fmt::format("probe {}: L-BFGS diverged (objective {}); check the features for NaN/Inf", config_.label(),
+                              last));
+    double vloss;
+    {
+      torch::NoGradGuard ng;
+      vloss = loss_fn(net_->forward(xv), yv).item<double>();
+    }
+    net_->to(torch::kFloat32);
+    log_ = {{"solver", "lbfgs"},
+            {"epochs_run", evaluations},  // objective evaluations (iterations plus line-search steps)
+            {"best_epoch", evaluations - 1},
+            {"objective", last},
+            {"max_gradient", grad_max},
+            {"converged", grad_max <= 1e-5},
+            {"train_loss", nlohmann::json::array({last})},
+            {"valid_loss", nlohmann::json::array({vloss})},
+            {"best_valid_loss", vloss}};
+    net_->eval();
+  }
+
   // Inverted dropout drawn from this fit's generator (torch::nn::Dropout would use the global one).
   torch::Tensor dropout(const torch::Tensor& x) const {
     const double keep = 1.0 - config_.dropout;

@@ -28,6 +28,12 @@ struct ProbeConfig {
   int batch_size = 256;
   int patience = 20;       // epochs without a better validation loss before stopping
   bool class_weighting = false;  // weight the loss by inverse class frequency (train split)
+  // "adamw": mini-batch AdamW with early stopping on the validation loss (lr, batch_size, patience,
+  // epochs). "lbfgs" (linear probes only): full-batch L-BFGS (strong Wolfe line search) on
+  // mean cross-entropy + weight_decay / 2 * |W|^2 (bias not penalised), solved until the largest
+  // gradient entry is below 1e-5 or `epochs` iterations: the objective of scikit-learn's
+  // LogisticRegression(C) with weight_decay = 1 / (C * n_train); validation only selects the grid.
+  std::string solver = "adamw";
   std::string device = "cpu";    // "cpu", "cuda", "cuda:1", "auto"
   // A named set of defaults applied before the suite's own keys (which override it):
   // "keymyna" = the seed paper's probe for MCPT features (arXiv 2604.10021): one hidden layer of

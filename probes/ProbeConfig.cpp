@@ -60,6 +60,15 @@ ProbeConfig ProbeConfig::from_json(const nlohmann::json& j, const std::string& p
   c.batch_size = static_cast<int>(o.get_int("batch_size", batch_default, 1, 1 << 20));
   c.patience = static_cast<int>(o.get_int("patience", 20, 1, 100000));
   c.class_weighting = o.get_bool("class_weighting", false);
+  c.solver = o.get_string("solver", "adamw");
+  if (c.solver != "adamw" && c.solver != "lbfgs")
+    throw Error(fmt::format("{}: {}", o.path_of("solver"), unknown_name_message("solver", c.solver, {"adamw", "lbfgs"})));
+  if (c.solver == "lbfgs" && c.type != "linear")
+    throw Error(fmt::format("{}: \"lbfgs\" solves the convex linear probe; an mlp trains with \"adamw\"",
+                            o.path_of("solver")));
+  if (c.solver == "lbfgs" && c.dropout > 0)
+    throw Error(fmt::format("{}: \"lbfgs\" needs a deterministic objective: dropout must be 0 (got {:g})",
+                            o.path_of("dropout"), c.dropout));
   c.device = o.get_string("device", "cpu");
   if (c.device != "cpu" && c.device != "auto" && c.device.rfind("cuda", 0) != 0)
     throw Error(fmt::format("{}: expected \"cpu\", \"cuda\", \"cuda:N\" or \"auto\", got \"{}\"", o.path_of("device"),
@@ -79,6 +88,8 @@ ProbeConfig ProbeConfig::from_json(const nlohmann::json& j, const std::string& p
             throw Error(fmt::format("{}.{}[{}]: expected integer, got {}", g.path(), n, i, values[i]));
       if (n == "hidden" && c.type != "mlp")
         throw Error(fmt::format("{}.hidden: only an mlp probe has hidden layers", g.path()));
+      if (n == "dropout" && c.solver == "lbfgs" && std::any_of(values.begin(), values.end(), [](double v) { return v > 0; }))
+        throw Error(fmt::format("{}.dropout: \"lbfgs\" needs a deterministic objective: dropout must be 0", g.path()));
       c.grid[n] = values;
     }
     g.finish();
@@ -97,12 +108,14 @@ nlohmann::json ProbeConfig::to_json() const {
   }
   if (!name.empty()) j["name"] = name;
   if (!preset.empty()) j["preset"] = preset;
+  if (solver != "adamw") j["solver"] = solver;
   if (!grid.empty()) j["grid"] = grid;
   return j;
 }
 
 std::string ProbeConfig::label() const {
   if (!name.empty()) return name;
+  if (type == "linear" && solver == "lbfgs") return "linear-lbfgs";
   if (type != "mlp") return type;
   std::string s = "mlp";
   for (int h : hidden) s += fmt::format("-{}", h);

@@ -7,7 +7,9 @@
 #include <type_traits>
 #include <functional>
 #include <algorithm>
+#include <sstream>
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include "datasets/Error.h"
@@ -431,4 +433,90 @@ TEST(ProbeConfig, KeymynaPresetAndOverrides) {
   EXPECT_NE(message({{"type", "mlp"}, {"preset", "keymina"}}).find("suite.probes[0].preset: unknown probe preset \"keymina\" (did you mean \"keymyna\""), std::string::npos);
   EXPECT_NE(message({{"type", "linear"}, {"preset", "keymyna"}}).find("is an mlp probe"), std::string::npos);
   EXPECT_NE(message({{"type", "linear"}, {"batch_norm", true}}).find("suite.probes[0].batch_norm"), std::string::npos);
+}
+
+// The "lbfgs" solver solves the convex objective of scikit-learn's LogisticRegression: on the same
+// standardised data, with weight_decay = 1 / (C * n_train), its class probabilities equal
+// scikit-learn's (lbfgs, multinomial, solved to tol 1e-10) on held-out rows. An AdamW probe with
+// early stopping does not: it is checked to differ, so the comparison can tell the two apart.
+TEST(Probe, LbfgsSolvesScikitLearnsLogisticRegression) {
+  Matrix xt, xv, xs;
+  std::vector<int> yt, yv, ys;
+  blobs(40, 5, 20, 1.2, 11, xt, yt);
+  blobs(10, 5, 20, 1.2, 12, xv, yv);
+  blobs(20, 5, 20, 1.2, 13, xs, ys);
+  const double c = 0.5, wd = 1.0 / (c * double(xt.rows));
+  auto cfg = ProbeConfig::from_json({{"type", "linear"}, {"solver", "lbfgs"}, {"weight_decay", wd}}, "probe");
+  EXPECT_EQ(cfg.label(), "linear-lbfgs");
+  auto probe = mcpt::probes::make_probe(cfg);
+  probe->fit(xt, yt, xv, yv, 5, 1);
+  const auto log = probe->training_log();
+  EXPECT_TRUE(log.at("converged").get<bool>()) << log.dump();
+  const Matrix logits = probe->predict(xs);
+
+  mcpt::testutil::TempDir dir("lbfgs");
+  auto dump = [&](const Matrix& m, const std::vector<int>& y, const std::string& name) {
+    std::string text;
+    for (int64_t r = 0; r < m.rows; ++r) {
+      text += std::to_string(y[size_t(r)]);
+      for (int64_t k = 0; k < m.cols; ++k) text += fmt::format(" {:.9g}", m.at(r, k));
+      text += "\n";
+    }
+    mcpt::testutil::write_text(dir / name, text);
+  };
+  dump(xt, yt, "train.txt");
+  dump(xs, ys, "test.txt");
+  mcpt::testutil::write_text(dir / "fit.py", fmt::format(R"(import numpy as np, sys
+from sklearn.linear_model import LogisticRegression
+from sklearn.preprocessing import StandardScaler
+tr = np.loadtxt(sys.argv[1]); te = np.loadtxt(sys.argv[2])
+s = StandardScaler().fit(tr[:, 1:])
+clf = LogisticRegression(C={}, tol=1e-10, max_iter=100000).fit(s.transform(tr[:, 1:]), tr[:, 0].astype(int))
+np.savetxt(sys.stdout, clf.predict_proba(s.transform(te[:, 1:])), fmt="%.9g")
+)",
+                                                         c));
+  const auto r = mcpt::testutil::run_command(mcpt::testutil::python() + " " + (dir / "fit.py").string() + " " +
+                                             (dir / "train.txt").string() + " " + (dir / "test.txt").string());
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  std::istringstream in(r.out);
+  auto softmax_diff = [&](const Matrix& l) {
+    std::istringstream again(r.out);
+    double worst = 0;
+    for (int64_t row = 0; row < l.rows; ++row) {
+      const float* v = l.row(row);
+      const double m = *std::max_element(v, v + l.cols);
+      double z = 0;
+      for (int64_t k = 0; k < l.cols; ++k) z += std::exp(v[k] - m);
+      for (int64_t k = 0; k < l.cols; ++k) {
+        double p = 0;
+        again >> p;
+        worst = std::max(worst, std::abs(std::exp(v[k] - m) / z - p));
+      }
+    }
+    EXPECT_TRUE(bool(again)) << "scikit-learn printed fewer probabilities than rows x classes";
+    return worst;
+  };
+  EXPECT_LT(softmax_diff(logits), 2e-4);
+
+  auto adamw = mcpt::probes::make_probe(ProbeConfig::from_json({{"type", "linear"}, {"weight_decay", wd}}, "probe"));
+  adamw->fit(xt, yt, xv, yv, 5, 1);
+  EXPECT_GT(softmax_diff(adamw->predict(xs)), 1e-2);
+}
+
+TEST(ProbeConfig, LbfgsOnlyForDeterministicLinearProbes) {
+  auto message = [](const nlohmann::json& j) {
+    try {
+      ProbeConfig::from_json(j, "suite.probes[0]");
+    } catch (const mcpt::Error& e) {
+      return std::string(e.what());
+    }
+    return std::string("no error");
+  };
+  EXPECT_HAS(message({{"type", "mlp"}, {"solver", "lbfgs"}}), "suite.probes[0].solver: \"lbfgs\" solves the convex linear probe");
+  EXPECT_HAS(message({{"type", "linear"}, {"solver", "lbfgs"}, {"dropout", 0.2}}), "suite.probes[0].dropout");
+  EXPECT_HAS(message({{"type", "linear"}, {"solver", "lbfgs"}, {"grid", {{"dropout", {0.0, 0.5}}}}}),
+             "suite.probes[0].grid.dropout");
+  EXPECT_HAS(message({{"type", "linear"}, {"solver", "bfgs"}}), "suite.probes[0].solver: unknown solver \"bfgs\"");
+  EXPECT_EQ(ProbeConfig::from_json({{"type", "linear"}}, "p").solver, "adamw");
+  EXPECT_EQ(ProbeConfig::from_json({{"type", "linear"}, {"solver", "lbfgs"}}, "p").to_json().at("solver"), "lbfgs");
 }
