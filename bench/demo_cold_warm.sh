@@ -13,15 +13,26 @@ field() { /usr/bin/python3 -c "import json,sys; r=json.load(open(sys.argv[1])); 
 
 # P5: the demo suite as shipped, with its output and cache moved into the temporary folder.
 /usr/bin/python3 - "$root/configs/demo.json" "$work/demo.json" "$root/data/synth" "$work" <<'PY'
-import json, sys
+import json, os, sys
 s = json.load(open(sys.argv[1]))
+# Model files are named relative to configs/: make them absolute, the suite now lives elsewhere.
+for e in s["encoders"]:
+    for k in ("checkpoint", "architecture_from", "file"):
+        if k in e and not os.path.isabs(e[k]):
+            e[k] = os.path.normpath(os.path.join(os.path.dirname(sys.argv[1]), e[k]))
 s["output"] = sys.argv[4] + "/demo-out"
 s["cache"] = sys.argv[4] + "/demo-cache"
 s["datasets"]["synth"]["root"] = sys.argv[3]
 json.dump(s, open(sys.argv[2], "w"), indent=1)
 PY
 "$exe" -q synth --out "$root/data/synth" --tracks 144 --seconds 15 --seed 1 >/dev/null
-seconds() { local s; s=$(date +%s%N); "$@" >/dev/null; echo $(( ($(date +%s%N) - s) / 1000000 )); }
+# Milliseconds of one run; a failing run stops the script (its time would mean nothing).
+seconds() {
+  local s
+  s=$(date +%s%N)
+  "$@" >/dev/null || { echo "demo_cold_warm.sh: failed: $*" >&2; return 1; }
+  echo $(( ($(date +%s%N) - s) / 1000000 ))
+}
 cold=$(seconds "$exe" -q run "$work/demo.json")
 warm=$(seconds "$exe" -q run "$work/demo.json")
 /usr/bin/python3 -c "import sys; c, w = int(sys.argv[1]) / 1e3, int(sys.argv[2]) / 1e3; \

@@ -4,7 +4,8 @@
 #   tools/fuzz.sh smoke [SECONDS]   each target for SECONDS (default 25) seconds: the CI run
 #   tools/fuzz.sh long [RUNS]       each target for RUNS executions (default 1000000), one after
 #                                   the other, under nice -n 19: the figures in docs/reliability.md
-# Environment: MCPT_FUZZ_TARGETS (default "key manifest giantsteps audio suite"; suite links
+# Environment: MCPT_FUZZ_NICE (niceness of long runs, default 19), MCPT_FUZZ_TARGETS (default
+# "key manifest giantsteps audio suite"; suite links
 # LibTorch), MCPT_FUZZ_BUILD (default build-fuzz). Seeds come from tests/fuzz/corpus/<target>
 # (read only); what a run learns goes to $MCPT_FUZZ_BUILD/fuzz-corpus/<target>, crashing inputs to
 # $MCPT_FUZZ_BUILD/fuzz-artifacts/<target>/, logs to $MCPT_FUZZ_BUILD/fuzz-logs/. Prints one line
@@ -46,7 +47,7 @@ for t in "${targets[@]}"; do
   # Long runs at nice 19 on a busy machine get starved for seconds at a time: 60 s there, so that a
   # timeout means a hang and not the scheduler (seen: a 58-byte key input "timed out" after 13 s).
   # The writable corpus comes first: libFuzzer adds what it learns there, never to the seeds.
-  nice -n "$([ "$mode" = long ] && echo 19 || echo 0)" "$build/tests/fuzz/fuzz_$t" "${limit[@]}" -timeout="${MCPT_FUZZ_TIMEOUT:-$([ "$mode" = long ] && echo 60 || echo 10)}" \
+  nice -n "$([ "$mode" = long ] && echo "${MCPT_FUZZ_NICE:-19}" || echo 0)" "$build/tests/fuzz/fuzz_$t" "${limit[@]}" -timeout="${MCPT_FUZZ_TIMEOUT:-$([ "$mode" = long ] && echo 60 || echo 10)}" \
     -rss_limit_mb=2560 -max_len=65536 -print_final_stats=1 -artifact_prefix="$artifacts/" \
     "$corpus" "tests/fuzz/corpus/$t" >"$log" 2>&1 || rc=$?
   secs=$(( $(date +%s) - start ))
