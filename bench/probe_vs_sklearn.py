@@ -66,28 +66,21 @@ def main():
             y.astype("<i4").tofile(f"{tmp}/y_{s}.i32")
         json.dump({"dim": a.dim, "classes": a.classes, "train": a.train, "valid": a.valid, "test": a.test},
                   open(f"{tmp}/meta.json", "w"))
-        ours = {"type": "linear"}
-        for _ in range(a.repeats):
-            t0 = time.perf_counter()
-            out = subprocess.run([a.exe, tmp, json.dumps(ours), str(a.threads)], check=True, capture_output=True,
-                                 text=True).stdout
-            wall = time.perf_counter() - t0
-            r = json.loads(out)
-            results.append({"system": "mcpt-eval linear probe (AdamW, lr 1e-2, wd 1e-4, batch 256, early stopping "
-                                      "on validation, patience 20)",
-                            "fit_s": r["fit_seconds"], "wall_s": wall, "accuracy": r["test_accuracy"],
-                            "epochs": r["epochs_run"]})
+        def ours(config, system):
+            for _ in range(a.repeats):
+                t0 = time.perf_counter()
+                out = subprocess.run([a.exe, tmp, json.dumps(config), str(a.threads)], check=True,
+                                     capture_output=True, text=True).stdout
+                wall = time.perf_counter() - t0
+                r = json.loads(out)
+                results.append({"system": system, "fit_s": r["fit_seconds"], "wall_s": wall,
+                                "accuracy": r["test_accuracy"], "epochs": r["epochs_run"]})
+
+        ours({"type": "linear"}, "mcpt-eval linear probe (AdamW, lr 1e-2, wd 1e-4, batch 256, early stopping "
+                                 "on validation, patience 20)")
         # The same objective as sklearn's LogisticRegression(C=1): weight_decay = 1 / (C * n_train).
-        lbfgs = {"type": "linear", "solver": "lbfgs", "weight_decay": 1.0 / a.train}
-        for _ in range(a.repeats):
-            t0 = time.perf_counter()
-            out = subprocess.run([a.exe, tmp, json.dumps(lbfgs), str(a.threads)], check=True, capture_output=True,
-                                 text=True).stdout
-            wall = time.perf_counter() - t0
-            r = json.loads(out)
-            results.append({"system": "mcpt-eval linear probe, solver lbfgs, weight_decay 1/n (= sklearn C=1)",
-                            "fit_s": r["fit_seconds"], "wall_s": wall, "accuracy": r["test_accuracy"],
-                            "epochs": r["epochs_run"]})
+        ours({"type": "linear", "solver": "lbfgs", "weight_decay": 1.0 / a.train},
+             "mcpt-eval linear probe, solver lbfgs, weight_decay 1/n (= sklearn C=1)")
 
     (xt, yt), (xv, yv), (xs, ys) = data["train"], data["valid"], data["test"]
 

@@ -56,6 +56,16 @@ double cross_entropy(const Matrix& logits, const std::vector<int>& y) {
   return total / double(y.size());
 }
 
+// The message of the error ProbeConfig::from_json throws for `j`, or "no error".
+std::string config_error(const nlohmann::json& j, const std::string& path) {
+  try {
+    ProbeConfig::from_json(j, path);
+  } catch (const mcpt::Error& e) {
+    return e.what();
+  }
+  return "no error";
+}
+
 ProbeConfig config(const std::string& type) {
   nlohmann::json j = {{"type", type}};
   if (type == "mlp") j["hidden"] = {64};
@@ -191,14 +201,7 @@ TEST(Probe, BadInputIsAClearError) {
 }
 
 TEST(ProbeConfig, ErrorsNameTheJsonPath) {
-  auto message = [](const nlohmann::json& j) {
-    try {
-      ProbeConfig::from_json(j, "suite.probes[1]");
-    } catch (const mcpt::Error& e) {
-      return std::string(e.what());
-    }
-    return std::string("no error");
-  };
+  auto message = [](const nlohmann::json& j) { return config_error(j, "suite.probes[1]"); };
   EXPECT_NE(message({{"type", "linaer"}}).find("did you mean \"linear\""), std::string::npos);
   EXPECT_NE(message({{"type", "linear"}, {"lr", "fast"}}).find("suite.probes[1].lr: expected number"), std::string::npos);
   EXPECT_NE(message({{"type", "linear"}, {"lrr", 0.1}}).find("suite.probes[1].lrr: unknown key"), std::string::npos);
@@ -504,14 +507,7 @@ np.savetxt(sys.stdout, clf.predict_proba(s.transform(te[:, 1:])), fmt="%.9g")
 }
 
 TEST(ProbeConfig, LbfgsOnlyForDeterministicLinearProbes) {
-  auto message = [](const nlohmann::json& j) {
-    try {
-      ProbeConfig::from_json(j, "suite.probes[0]");
-    } catch (const mcpt::Error& e) {
-      return std::string(e.what());
-    }
-    return std::string("no error");
-  };
+  auto message = [](const nlohmann::json& j) { return config_error(j, "suite.probes[0]"); };
   EXPECT_HAS(message({{"type", "mlp"}, {"solver", "lbfgs"}}), "suite.probes[0].solver: \"lbfgs\" solves the convex linear probe");
   EXPECT_HAS(message({{"type", "linear"}, {"solver", "lbfgs"}, {"dropout", 0.2}}), "suite.probes[0].dropout");
   EXPECT_HAS(message({{"type", "linear"}, {"solver", "lbfgs"}, {"grid", {{"dropout", {0.0, 0.5}}}}}),
