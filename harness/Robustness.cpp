@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <map>
+#include <set>
 
 #include <fmt/format.h>
 
@@ -124,24 +125,29 @@ RobustnessConditions RobustnessConditions::build(const Robustness& r) {
   return c;
 }
 
-std::vector<ExtractionJob> robustness_jobs(const Robustness& r, const RobustnessConditions& c) {
-  std::vector<ExtractionJob> jobs;
-  if (!r.enabled) return jobs;
+RobustnessPasses robustness_passes(const Robustness& r, const RobustnessConditions& c) {
+  RobustnessPasses passes;
+  if (!r.enabled) return passes;
+  std::set<std::string> seen[3];
+  auto add = [&](const Condition& cond, Role role) {
+    const int ri = static_cast<int>(role);
+    if (seen[ri].insert(cond.spec.dump()).second) passes.by_role[ri].push_back(cond);
+  };
   for (const auto& s : c.sweeps)
-    for (const auto& p : s.points) jobs.push_back({p, Role::kTest});
-  for (const auto& p : c.controls) jobs.push_back({p, Role::kTest});
+    for (const auto& p : s.points) add(p, Role::kTest);
+  for (const auto& p : c.controls) add(p, Role::kTest);
   // Only what run_robustness uses: the decodability probe needs two classes, and the train x test
   // matrix needs a pitch_shift sweep for its columns.
   if (c.decodability.size() >= 2)
     for (const auto& p : c.decodability)
-      for (Role role : {Role::kTrain, Role::kValid, Role::kTest}) jobs.push_back({p, role});
+      for (Role role : {Role::kTrain, Role::kValid, Role::kTest}) add(p, role);
   const bool pitch_sweep = std::any_of(c.sweeps.begin(), c.sweeps.end(),
                                        [](const RobustnessConditions::SweepConditions& s) { return s.sweep.type == "pitch_shift"; });
   if (pitch_sweep)
     for (const auto& p : c.train_shifts)
-      for (Role role : {Role::kTrain, Role::kValid}) jobs.push_back({p, role});
-  for (const auto& p : c.augmentation) jobs.push_back({p, Role::kTrain});
-  return jobs;
+      for (Role role : {Role::kTrain, Role::kValid}) add(p, role);
+  for (const auto& p : c.augmentation) add(p, Role::kTrain);
+  return passes;
 }
 
 void run_robustness(const RobustnessInput& in, const RobustnessConditions& conds, json& out) {
@@ -168,19 +174,16 @@ void run_robustness(const RobustnessInput& in, const RobustnessConditions& conds
   {
     const char* role_name[3] = {"train", "valid", "test"};
     const std::vector<const Track*>* role_tracks[3] = {&in.train, &in.valid, &in.test};
-    std::vector<const Condition*> wanted[3];
-    const auto jobs = robustness_jobs(r, conds);
-    for (const auto& job : jobs) {
-      const int ri = static_cast<int>(job.role);
-      const std::string k = job.condition.spec.dump();
-      if (role_ex[ri].emplace(k, Extracted{}).second) wanted[ri].push_back(&job.condition);
-    }
+    const RobustnessPasses passes = robustness_passes(r, conds);
     for (int ri = 0; ri < 3; ++ri) {
-      if (wanted[ri].empty()) continue;
-      auto got = extract_conditions(in.cx, *role_tracks[ri], wanted[ri],
+      const auto& pass = passes.by_role[ri];
+      if (pass.empty()) continue;
+      std::vector<const Condition*> wanted;
+      for (const auto& c : pass) wanted.push_back(&c);
+      auto got = extract_conditions(in.cx, *role_tracks[ri], wanted,
                                     fmt::format("robustness [{}] {}, {} condition{}", in.encoder, role_name[ri],
-                                                wanted[ri].size(), wanted[ri].size() == 1 ? "" : "s"));
-      for (size_t i = 0; i < got.size(); ++i) role_ex[ri][wanted[ri][i]->spec.dump()] = std::move(got[i]);
+                                                wanted.size(), wanted.size() == 1 ? "" : "s"));
+      for (size_t i = 0; i < got.size(); ++i) role_ex[ri][pass[i].spec.dump()] = std::move(got[i]);
     }
   }
   auto extracted = [&](Role role, const Condition& c) -> const Extracted& {

@@ -35,11 +35,14 @@ struct RobustnessConditions {
   nlohmann::json pitch_options;
 };
 
-struct ExtractionJob {
-  Condition condition;
-  Role role;
+// The extraction passes the analyses need: per split (indexed by Role), its distinct conditions
+// (by spec, first occurrence kept) in a fixed order. run_robustness extracts exactly these, one pass
+// per split, and `--shard` enumerates the same passes, so shards fill the entries the run reads.
+struct RobustnessPasses {
+  std::vector<Condition> by_role[3];
+  const std::vector<Condition>& operator[](Role role) const { return by_role[static_cast<int>(role)]; }
 };
-std::vector<ExtractionJob> robustness_jobs(const Robustness& r, const RobustnessConditions& c);
+RobustnessPasses robustness_passes(const Robustness& r, const RobustnessConditions& c);
 
 struct RobustnessInput {
   const Suite* suite = nullptr;

@@ -290,12 +290,10 @@ RunOutcome run_suite(const Suite& suite, const RunOptions& options) {
       extract(cx, all, Condition{}, fmt::format("embedding [{}] shard {}/{}", ec.name, options.shard.index + 1, options.shard.count));
       if (robust) {
         // Per split, all its conditions in one pass (one decode per track), as run_robustness does.
-        const auto jobs = robustness_jobs(suite.robustness, robust_conds);
+        const RobustnessPasses passes = robustness_passes(suite.robustness, robust_conds);
         for (Role role : {Role::kTrain, Role::kValid, Role::kTest}) {
           std::vector<const Condition*> conds;
-          std::set<std::string> seen;
-          for (const auto& job : jobs)
-            if (job.role == role && seen.insert(job.condition.spec.dump()).second) conds.push_back(&job.condition);
+          for (const auto& c : passes[role]) conds.push_back(&c);
           if (conds.empty()) continue;
           const auto& tr = role == Role::kTrain ? train.tracks : role == Role::kValid ? valid.tracks : tests.front().tracks;
           extract_conditions(rcx, tr, conds, fmt::format("robustness [{}] shard {}/{}, {} conditions", ec.name,

@@ -387,16 +387,20 @@ TEST(ProbeMistakes, ClassWeightingRaisesMinorityRecall) {
   imbalanced(2000, 1, xt, yt);
   imbalanced(500, 2, xv, yv);
   imbalanced(2000, 3, xs, ys);
-  auto plain = ProbeConfig::from_json({{"type", "linear"}, {"lr", 0.01}}, "p");
-  auto weighted = plain;
-  weighted.class_weighting = true;
-  auto a = mcpt::probes::make_probe(plain), b = mcpt::probes::make_probe(weighted);
-  a->fit(xt, yt, xv, yv, 2, 1);
-  b->fit(xt, yt, xv, yv, 2, 1);
-  const double r_plain = recall(a->predict(xs), ys, 1), r_weighted = recall(b->predict(xs), ys, 1);
-  EXPECT_LT(r_plain, 0.2);      // the rare class is mostly ignored ...
-  EXPECT_GT(r_weighted, 0.55);  // ... unless its errors weigh 9x more
-  EXPECT_GT(recall(a->predict(xs), ys, 0), recall(b->predict(xs), ys, 0));  // the price: majority recall
+  // Both solvers: L-BFGS runs in float64, so the class weights must follow it there.
+  for (const char* solver : {"adamw", "lbfgs"}) {
+    SCOPED_TRACE(solver);
+    auto plain = ProbeConfig::from_json({{"type", "linear"}, {"lr", 0.01}, {"solver", solver}}, "p");
+    auto weighted = plain;
+    weighted.class_weighting = true;
+    auto a = mcpt::probes::make_probe(plain), b = mcpt::probes::make_probe(weighted);
+    a->fit(xt, yt, xv, yv, 2, 1);
+    b->fit(xt, yt, xv, yv, 2, 1);
+    const double r_plain = recall(a->predict(xs), ys, 1), r_weighted = recall(b->predict(xs), ys, 1);
+    EXPECT_LT(r_plain, 0.2);      // the rare class is mostly ignored ...
+    EXPECT_GT(r_weighted, 0.55);  // ... unless its errors weigh 9x more
+    EXPECT_GT(recall(a->predict(xs), ys, 0), recall(b->predict(xs), ys, 0));  // the price: majority recall
+  }
 }
 
 TEST(ProbeMistakes, IdenticalSeedIdenticalNumbersOtherSeedOtherNumbers) {
