@@ -1,5 +1,7 @@
 #include "datasets/Key.h"
 
+#include <cstdint>
+#include <cstring>
 #include <fstream>
 #include <sstream>
 
@@ -27,7 +29,7 @@ std::string_view trim_front(std::string_view s) {
   return s;
 }
 
-char ascii_lower(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; }
+constexpr char ascii_lower(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; }
 
 // Case-insensitive equality with a lower-case word, without building a lower-cased copy: parsing
 // allocates nothing (bench/keys_vs_mir_eval.py, P1).
@@ -64,7 +66,7 @@ std::string shown(std::string_view text) {
 }
 
 // Pitch class of a natural note letter, or -1.
-int natural_pitch_class(char lower_letter) {
+constexpr int natural_pitch_class(char lower_letter) {
   switch (lower_letter) {
     case 'c': return 0;
     case 'd': return 2;
@@ -77,11 +79,78 @@ int natural_pitch_class(char lower_letter) {
   }
 }
 
-}  // namespace
+// Two and four bytes as one integer, so that "or" or " maj" is one comparison (a load, no copy).
+std::uint16_t two_bytes(const char* p) {
+  std::uint16_t word;
+  std::memcpy(&word, p, 2);
+  return word;
+}
+std::uint32_t four_bytes(const char* p) {
+  std::uint32_t word;
+  std::memcpy(&word, p, 4);
+  return word;
+}
 
-Key::Key(int tonic, Mode mode) : tonic_(mod12(tonic)), mode_(mode), has_key_(true) {}
+constexpr int kNotCanonical = 99;
+// Byte -> pitch class of a note letter, either case, as natural_pitch_class; kNotCanonical otherwise.
+constexpr std::array<signed char, 256> kLetterPitchClass = [] {
+  std::array<signed char, 256> table{};
+  for (int c = 0; c < 256; ++c) {
+    const int natural = natural_pitch_class(ascii_lower(static_cast<char>(c)));
+    table[static_cast<size_t>(c)] = static_cast<signed char>(natural < 0 ? kNotCanonical : natural);
+  }
+  return table;
+}();
+// Byte after the letter -> semitones: '#' +1, 'b' -1, ' ' 0 (no accidental), kNotCanonical otherwise.
+constexpr std::array<signed char, 256> kAccidental = [] {
+  std::array<signed char, 256> table{};
+  for (auto& v : table) v = kNotCanonical;
+  table['#'] = 1;
+  table['b'] = -1;
+  table[' '] = 0;
+  return table;
+}();
 
-Key Key::parse(std::string_view text) {
+// mir_eval's own spelling, "<Letter>[#|b] major|minor" with nothing around it: the labels of
+// GiantSteps, of mir_eval's output and of bench/keys_vs_mir_eval.py (P1). A few table lookups and
+// comparisons instead of the general grammar, which gives the same key for every string accepted here
+// (tests/datasets/key_test.cpp, KeyParse.FastPathAgreesWithGrammar). Returns the key's index(), or
+// -1 for anything else, which then goes through the general parser: other spellings and the error
+// messages are unchanged. No branch depends on which key it is, so that labels in random order (P1)
+// give the branch predictor nothing to miss.
+int canonical_index(std::string_view s) {
+  const size_t n = s.size();
+  if (n != 7 && n != 8) return -1;  // "C major", "C# major"
+  const char* mode_word = s.data() + n - 6;  // " major" or " minor"
+  const int natural = kLetterPitchClass[static_cast<unsigned char>(s[0])];
+  // s[1] is the accidental, or for n == 7 the space that starts the mode word. For n == 8 a space
+  // there is "C  major", which the grammar reads as C major too.
+  const int accidental = kAccidental[static_cast<unsigned char>(s[1])];
+  const std::uint32_t head = four_bytes(mode_word);
+  const bool major = head == four_bytes(" maj");
+  const bool minor = head == four_bytes(" min");
+  const bool ends_or = two_bytes(mode_word + 4) == two_bytes("or");
+  // | and &, not || and &&: one branch for all the checks, never taken on P1's labels.
+  if ((natural == kNotCanonical) | (accidental == kNotCanonical) | !((major | minor) & ends_or)) return -1;
+  // natural + accidental is -1 (Cb) .. 12 (B#); unsigned, the wrap is one multiply (mod12 takes two).
+  const unsigned tonic = static_cast<unsigned>(natural + 12 + accidental) % 12;
+  return (minor ? 12 : 0) + static_cast<int>(tonic);
+}
+
+// The 24 keys by index(). The fast path returns a copy of one: a Key built field by field in the
+// function that returns it went back to the caller through the stack (GCC 12), and the caller's
+// reads of it waited for those stores, which cost more than the parse itself (P1).
+constexpr std::array<Key, Key::kNumClasses> kKeysByIndex = [] {
+  std::array<Key, Key::kNumClasses> keys{};
+  for (int i = 0; i < Key::kNumClasses; ++i)
+    keys[static_cast<size_t>(i)] = Key(i % 12, i < 12 ? Mode::kMajor : Mode::kMinor);
+  return keys;
+}();
+
+// The general grammar of Key::parse (Key.h), for every spelling canonical_index leaves. Kept out of
+// line so that the fast path pays nothing for it: inlined, its error messages' strings made every
+// parse save six registers and reserve ~400 bytes of stack.
+[[gnu::noinline]] Key parse_grammar(std::string_view text) {
   const std::string_view s = trim(text);
   if (iequals(s, "x") || iequals(s, "n") || iequals(s, "none")) return Key();
   if (s.empty()) not_a_key(text);
@@ -125,6 +194,14 @@ Key Key::parse(std::string_view text) {
   not_a_key(text);
 }
 
+}  // namespace
+
+Key Key::parse(std::string_view text) {
+  const int index = canonical_index(text);
+  if (index >= 0) return kKeysByIndex[static_cast<size_t>(index)];
+  return parse_grammar(text);
+}
+
 Key Key::from_gtzan(int value) {
   if (value == -1) return Key();
   if (value < 0 || value >= kNumClasses)
@@ -148,16 +225,6 @@ int Key::tonic() const {
 Mode Key::mode() const {
   if (!has_key_) throw Error("Key::mode() called on \"no key\" (X)", ExitCode::kInternal);
   return mode_;
-}
-
-int Key::index() const {
-  if (!has_key_) return -1;
-  switch (mode_) {
-    case Mode::kMajor: return tonic_;
-    case Mode::kMinor: return 12 + tonic_;
-    case Mode::kOther: return -1;
-  }
-  return -1;
 }
 
 Key Key::transposed(int semitones) const {
@@ -224,7 +291,34 @@ KeyRelation key_relation(const Key& reference, const Key& estimate, const ScoreO
   return KeyRelation::kOther;
 }
 
+namespace {
+
+// True for ScoreOptions{}, the options weighted_score's table is filled with: a new option must be
+// checked here too.
+bool is_default(const ScoreOptions& options) { return !options.allow_descending_fifths; }
+
+using ScoreTable = std::array<std::array<double, Key::kNumClasses>, Key::kNumClasses>;
+
+// weighted_score of every pair of the 24 major/minor keys (reference, estimate) under the default
+// options, filled from key_relation itself so that it cannot disagree with the rules. Out of line,
+// like parse_grammar, so that the lookup pays nothing for it.
+[[gnu::noinline]] ScoreTable make_score_table() {
+  ScoreTable table{};
+  for (int r = 0; r < Key::kNumClasses; ++r)
+    for (int e = 0; e < Key::kNumClasses; ++e)
+      table[r][e] = relation_score(key_relation(Key::from_index(r), Key::from_index(e)));
+  return table;
+}
+
+}  // namespace
+
 double weighted_score(const Key& reference, const Key& estimate, const ScoreOptions& options) {
+  // The 24 x 24 major/minor pairs under the default options (all that P1 and most datasets score)
+  // are one lookup; "no key", mode "other" and the descending-fifths option take the rules.
+  static const ScoreTable kTable = make_score_table();
+  const int r = reference.index(), e = estimate.index();
+  if (r >= 0 && e >= 0 && is_default(options))
+    return kTable[static_cast<size_t>(r)][static_cast<size_t>(e)];
   return relation_score(key_relation(reference, estimate, options));
 }
 

@@ -17,7 +17,9 @@ class Key {
   static constexpr int kNumClasses = 24;  // 0..11 C..B major, 12..23 C..B minor
 
   Key() = default;  // "no key" (mir_eval's X)
-  Key(int tonic, Mode mode);  // tonic: pitch class 0 (C) .. 11 (B), any int is reduced mod 12
+  // tonic: pitch class 0 (C) .. 11 (B), any int is reduced mod 12. constexpr for Key.cpp's table of
+  // the 24 keys (Key::parse's fast path).
+  constexpr Key(int tonic, Mode mode) : tonic_((tonic % 12 + 12) % 12), mode_(mode), has_key_(true) {}
 
   // Parses any spelling met in real annotations: "C minor", "Eb major", "c# minor", "A#  minor ",
   // "Am", "C#m", "A:min", "F# Major", "Bbmaj", "C" (bare tonic = major), "X", "none"...
@@ -39,7 +41,8 @@ class Key {
   int tonic() const;  // pitch class 0..11; throws mcpt::Error (ExitCode::kInternal) for "no key"
   Mode mode() const;  // throws mcpt::Error (ExitCode::kInternal) for "no key"
   // 0..11 major (C..B), 12..23 minor (C..B); -1 for no key or mode "other".
-  int index() const;
+  // Inline and without a branch on major/minor: weighted_score looks keys up by index (P1).
+  int index() const { return !has_key_ || mode_ == Mode::kOther ? -1 : (mode_ == Mode::kMinor ? 12 : 0) + tonic_; }
   bool has_index() const { return index() >= 0; }
   Key transposed(int semitones) const;  // any int, negative too; "no key" stays "no key"
   // Canonical name in mir_eval's format with sharps: "C# minor", "D other", "X" for no key.
@@ -71,6 +74,7 @@ constexpr std::array<KeyRelation, 5> kAllRelations = {KeyRelation::kCorrect, Key
                                                        KeyRelation::kOther};
 std::string relation_name(KeyRelation r);  // "correct", "fifth", "relative", "parallel", "other"
 
+// A new option must also be added to is_default() in Key.cpp (weighted_score's table holds the defaults).
 struct ScoreOptions {
   // As weighted_score(..., allow_descending_fifths=True) in mir_eval's main branch (PR #427, commit
   // fa55a92, Oct 2025; not in 0.8.2 or earlier releases), the MIREX rule since 2017: an estimate a

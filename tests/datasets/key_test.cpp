@@ -2,6 +2,7 @@
 // and the MIREX weighted score against python3-mir-eval itself for every pair of labels it accepts.
 #include "datasets/Key.h"
 
+#include <cctype>
 #include <cstdlib>
 #include <map>
 #include <sstream>
@@ -101,6 +102,110 @@ TEST(KeyParse, BareUpperCaseMIsAmbiguous) {
   EXPECT_NE(message.find("\"AM\""), std::string::npos) << message;
   EXPECT_NE(message.find("\"A major\" or \"A minor\""), std::string::npos) << message;
   EXPECT_THROW(Key::parse("A M"), Error);
+}
+
+// Key::parse has a fast path for mir_eval's own spelling ("C# minor") in front of the general grammar.
+// These tests hold both to a model of the grammar written out here, over every combination of the
+// parts of a label, so that the fast path cannot take a string the grammar reads otherwise (or reads
+// as an error), and every near miss of it still gets the grammar's key or error message.
+struct LabelModel {
+  bool ok = false;  // false: parse must throw a "not a key" or "ambiguous key" mcpt::Error
+  Key key;
+};
+
+// The grammar of Key.h for "<letter><accidental><separator><mode>", surrounding whitespace aside.
+LabelModel model_of(char letter, const std::string& accidental, const std::string& separator,
+                    const std::string& mode) {
+  const std::map<char, int> naturals = {{'c', 0}, {'d', 2}, {'e', 4}, {'f', 5}, {'g', 7}, {'a', 9}, {'b', 11}};
+  const std::map<std::string, int> accidentals = {{"", 0},  {"#", 1},  {"b", -1}, {"B", -1},
+                                                  {"\xE2\x99\xAF", 1}, {"\xE2\x99\xAD", -1}};
+  const char lower = static_cast<char>(std::tolower(static_cast<unsigned char>(letter)));
+  if (!naturals.count(lower) || !accidentals.count(accidental)) return {};
+  const int tonic = naturals.at(lower) + accidentals.at(accidental);
+  std::string word;
+  for (char c : mode) word += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  const bool colon = separator.find(':') != std::string::npos;
+  if (mode.empty()) return colon ? LabelModel{} : LabelModel{true, Key(tonic, Mode::kMajor)};  // bare tonic
+  if (mode == "M") return {};                                                                  // ambiguous
+  if (word == "major" || word == "maj") return {true, Key(tonic, Mode::kMajor)};
+  if (word == "minor" || word == "min" || word == "m") return {true, Key(tonic, Mode::kMinor)};
+  if (word == "other" || word == "modal") return {true, Key(tonic, Mode::kOther)};
+  return {};
+}
+
+void expect_parse_as_model(const std::string& text, const LabelModel& want) {
+  SCOPED_TRACE("\"" + text + "\"");
+  if (want.ok) {
+    Key got;
+    EXPECT_NO_THROW(got = Key::parse(text));
+    EXPECT_EQ(got, want.key) << got.name() << " vs " << want.key.name();
+  } else {
+    std::string shown;  // as the message shows it: line breaks escaped
+    for (const char c : text) shown += c == '\r' ? "\\x0d" : c == '\n' ? "\\x0a" : std::string(1, c);
+    const std::string message = error_of([&] { Key::parse(text); });
+    const bool named = message.rfind("not a key: \"" + shown + "\" (expected", 0) == 0 ||
+                       message.rfind("ambiguous key: \"" + shown + "\"", 0) == 0;
+    EXPECT_TRUE(named) << message;
+  }
+}
+
+TEST(KeyParse, FastPathAgreesWithGrammar) {
+  // Every letter (and non-letters next to them), every accidental and a few bad ones, separators,
+  // mode words in several cases and near misses of them: 16 x 9 x 6 x 25 labels, each bare and with
+  // whitespace around it. Lengths 7 and 8 ("C major", "C# major") are the fast path's.
+  const std::string letters = "ABCDEFGabcdefgHh";
+  const std::vector<std::string> accidentals = {"", "#", "b", "B", "\xE2\x99\xAF", "\xE2\x99\xAD", "x", "##", "#b"};
+  const std::vector<std::string> separators = {" ", "", "  ", "\t", ":", " : "};
+  const std::vector<std::string> modes = {"major", "minor", "Major", "MINOR", "mAjOr", "maj", "min", "MAJ",
+                                          "m", "M", "", "other", "modal", "majo", "mino", "majr", "minr",
+                                          "majors", "minors", "mayor", "ninor", "ma jor", "major/", "Minor", "minoR"};
+  const std::vector<std::pair<std::string, std::string>> surroundings = {{"", ""}, {" ", ""}, {"", " "}, {"\t", "\r\n"}};
+  int canonical = 0;
+  for (const char letter : letters)
+    for (const std::string& accidental : accidentals)
+      for (const std::string& separator : separators)
+        for (const std::string& mode : modes) {
+          const LabelModel want = model_of(letter, accidental, separator, mode);
+          const std::string label = std::string(1, letter) + accidental + separator + mode;
+          for (const auto& [before, after] : surroundings) {
+            const std::string text = before + label + after;
+            canonical += (text.size() == 7 || text.size() == 8) && want.ok;
+            expect_parse_as_model(text, want);
+          }
+        }
+  EXPECT_GT(canonical, 500);  // the fast path's lengths are well covered
+}
+
+TEST(KeyParse, MirEvalSpellingGivesEveryKey) {
+  // The fast path's own set, checked against the key it must give: 7 letters x {"", "#", "b"} x 2 modes.
+  const std::map<char, int> naturals = {{'C', 0}, {'D', 2}, {'E', 4}, {'F', 5}, {'G', 7}, {'A', 9}, {'B', 11}};
+  int seen = 0;
+  for (const auto& [letter, natural] : naturals)
+    for (const auto& [accidental, shift] : std::vector<std::pair<std::string, int>>{{"", 0}, {"#", 1}, {"b", -1}})
+      for (const Mode mode : {Mode::kMajor, Mode::kMinor}) {
+        const std::string text = std::string(1, letter) + accidental + " " + mode_name(mode);
+        const Key got = Key::parse(text);
+        EXPECT_EQ(got, Key(natural + shift, mode)) << text << " -> " << got.name();
+        EXPECT_EQ(got.index(), (mode == Mode::kMinor ? 12 : 0) + (natural + shift + 12) % 12) << text;
+        ++seen;
+      }
+  EXPECT_EQ(seen, 42);
+  // Near misses of the fast path's lengths that the grammar reads (or rejects) on its own.
+  EXPECT_EQ(Key::parse("C  major"), Key(0, Mode::kMajor));
+  EXPECT_EQ(Key::parse("C\tminor"), Key(0, Mode::kMinor));
+  EXPECT_EQ(Key::parse("C\nmajor"), Key(0, Mode::kMajor));
+  EXPECT_EQ(Key::parse("C#major"), Key(1, Mode::kMajor));
+  EXPECT_EQ(Key::parse("Cmajor "), Key(0, Mode::kMajor));
+  EXPECT_EQ(Key::parse("CB minor"), Key(11, Mode::kMinor));
+  EXPECT_EQ(Key::parse("c# MINOR"), Key(1, Mode::kMinor));
+  EXPECT_EQ(Key::parse("B# major"), Key(0, Mode::kMajor));
+  EXPECT_EQ(Key::parse("Cb minor"), Key(11, Mode::kMinor));
+  EXPECT_EQ(error_of([] { Key::parse("H major"); }),
+            "not a key: \"H major\" (expected \"<tonic> <mode>\" such as \"C# minor\", or \"X\")");
+  for (const std::string text : {"C# mayor", "Cx major", "C minoR1", "C majo r", "C# majo", "C%minor"}) {
+    SCOPED_TRACE(text);
+    EXPECT_THROW(Key::parse(text), Error);
+  }
 }
 
 TEST(Key, EnharmonicsAreEqual) {
@@ -223,6 +328,47 @@ TEST(KeyScore, HandCheckedCases) {
   EXPECT_EQ(rel("C major", "C other"), KeyRelation::kParallel);
   EXPECT_EQ(rel("C other", "C minor"), KeyRelation::kParallel);
   EXPECT_EQ(weighted_score(Key::parse("C major"), Key::parse("A minor")), 0.3);
+}
+
+// weighted_score answers the 24 x 24 major/minor pairs under the default options from a table; it
+// must equal the rules (key_relation) for every pair, with every option, and mir_eval's definitions
+// written out here for the 24 x 24.
+TEST(KeyScore, TableEqualsRulesForEveryPair) {
+  std::vector<Key> keys;
+  for (int i = 0; i < Key::kNumClasses; ++i) keys.push_back(Key::from_index(i));
+  for (int t = 0; t < 12; ++t) keys.push_back(Key(t, Mode::kOther));
+  keys.push_back(Key::none());
+  for (const bool descending : {false, true}) {
+    const ScoreOptions options{descending};
+    for (const Key& ref : keys)
+      for (const Key& est : keys) {
+        SCOPED_TRACE(ref.name() + " vs " + est.name() + (descending ? ", descending fifths" : ""));
+        EXPECT_EQ(weighted_score(ref, est, options), relation_score(key_relation(ref, est, options)));
+      }
+  }
+  // The definitions, per reference: itself 1.0, a fifth up (same mode) 0.5, the relative 0.3 (minor
+  // a minor third below a major key, major a minor third above a minor key), the parallel 0.2.
+  for (int r = 0; r < Key::kNumClasses; ++r)
+    for (int e = 0; e < Key::kNumClasses; ++e) {
+      const int rt = r % 12, et = e % 12, up = (et - rt + 12) % 12;
+      const bool r_minor = r >= 12, e_minor = e >= 12;
+      double want = 0.0;
+      if (r == e)
+        want = 1.0;
+      else if (r_minor == e_minor && up == 7)
+        want = 0.5;
+      else if (!r_minor && e_minor && up == 9)
+        want = 0.3;
+      else if (r_minor && !e_minor && up == 3)
+        want = 0.3;
+      else if (r_minor != e_minor && up == 0)
+        want = 0.2;
+      const double want_descending = r_minor == e_minor && up == 5 ? 0.5 : want;
+      const Key ref = Key::from_index(r), est = Key::from_index(e);
+      EXPECT_EQ(weighted_score(ref, est), want) << ref.name() << " vs " << est.name();
+      EXPECT_EQ(weighted_score(ref, est, ScoreOptions{true}), want_descending) << ref.name() << " vs " << est.name();
+      EXPECT_EQ(weighted_score(Key::parse(ref.name()), Key::parse(est.name())), want);
+    }
 }
 
 struct MirEvalPair {
