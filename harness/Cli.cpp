@@ -18,6 +18,7 @@
 #include "harness/Progress.h"
 #include "harness/Runner.h"
 #include "harness/Suite.h"
+#include "harness/TorchBackend.h"
 #include "reports/Report.h"
 
 namespace fs = std::filesystem;
@@ -277,9 +278,9 @@ int cli_main(int argc, char** argv) {
     return augment_main(augment_args, augment_list, augment_options);
   }
   if (*pre) {
-    const auto config = PretrainConfig::load(pre_path);
+    const auto config = torch().load_pretrain_config(pre_path);
     pre_options.verbosity = verbosity();
-    const auto r = pretrain(config, pre_options);
+    const auto r = torch().pretrain(config, pre_options);
     fmt::print("pretrain {}: step {}/{} ({} this run, {:.1f} pairs/s), {} tracks, loss {:.4f}\nmodel: {}\nstate: {}\nlog: {}\n",
                config.name, r.step, config.steps, r.steps_this_run, r.examples_per_second, r.tracks, r.last_loss,
                r.model.string(), r.state.string(), r.log.string());

@@ -9,6 +9,7 @@
 
 #include "augment/Deformation.h"
 #include "datasets/Error.h"
+#include "harness/TorchBackend.h"
 
 using mcpt::datasets::Key;
 using mcpt::datasets::Track;
@@ -311,7 +312,7 @@ void run_robustness(const RobustnessInput& in, const RobustnessConditions& conds
       return concat_features(p);
     };
     tr = join(trs), va = join(vas), te = join(tes);
-    auto probe = probes::make_probe(linear);
+    auto probe = torch().make_probe(linear);
     const int classes = static_cast<int>(conds.decodability.size());
     probe->fit(tr.x, tr.y, va.x, va.y, classes, in.seed);
     const auto pred = aggregate(probe->predict(te.x), te.row_track, te.tracks.size(), Aggregation::kMeanLogits);
@@ -351,7 +352,7 @@ void run_robustness(const RobustnessInput& in, const RobustnessConditions& conds
         const Condition c = conds.pitch(a);
         const Features tr = build_features(in.train, extracted(Role::kTrain, c), 0);
         const Features va = build_features(in.valid, extracted(Role::kValid, c), 0);
-        own = probes::make_probe(*in.chosen);
+        own = torch().make_probe(*in.chosen);
         own->fit(tr.x, tr.y, va.x, va.y, Key::kNumClasses, in.seed);
         p = own.get();
       }
@@ -376,7 +377,7 @@ void run_robustness(const RobustnessInput& in, const RobustnessConditions& conds
     std::vector<const Features*> ptrs;
     for (const auto& f : parts) ptrs.push_back(&f);
     const Features tr = concat_features(ptrs);
-    auto probe = probes::make_probe(*in.chosen);
+    auto probe = torch().make_probe(*in.chosen);
     probe->fit(tr.x, tr.y, in.fvalid.x, in.fvalid.y, Key::kNumClasses, in.seed);
     const auto clean_scores = shifted_scores(*in.probe), aug_scores = shifted_scores(*probe);
     json e = base;

@@ -21,6 +21,7 @@
 #include "datasets/TextTable.h"
 #include "harness/EmbeddingCache.h"
 #include "harness/Pipeline.h"
+#include "harness/TorchBackend.h"
 #include "harness/Robustness.h"
 #include "harness/encoders/Encoder.h"
 #include "probes/Probe.h"
@@ -338,8 +339,8 @@ RunOutcome run_suite(const Suite& suite, const RunOptions& options) {
           // Seeds train side by side, one compute thread each: small probes gain more from this than
           // from splitting each matrix product. Each fit is deterministic for its seed (probes/Probe.cpp).
           const bool parallel_seeds = suite.statistics.seeds > 1 && threads > 1 && pc.device == "cpu";
-          const int torch_threads = probes::compute_threads();
-          if (parallel_seeds) probes::set_compute_threads(1);
+          const int torch_threads = torch().compute_threads();
+          if (parallel_seeds) torch().set_compute_threads(1);
           parallel_for(runs.size(), parallel_seeds ? threads : 1, [&](size_t si) {
             const std::uint64_t seed = suite.seed + static_cast<std::uint64_t>(si);
             auto valid_score = [&](const Matrix& logits) {
@@ -350,10 +351,10 @@ RunOutcome run_suite(const Suite& suite, const RunOptions& options) {
                 s += datasets::weighted_score(fvalid.tracks[t]->key, Key::from_index(pred[t]), suite.metric);
               return s / double(pred.size());
             };
-            runs[si] = {seed, probes::select_on_validation(pc, ftrain.x, ftrain.y, fvalid.x, fvalid.y,
+            runs[si] = {seed, torch().select_on_validation(pc, ftrain.x, ftrain.y, fvalid.x, fvalid.y,
                                                            Key::kNumClasses, seed, valid_score)};
           });
-          if (parallel_seeds) probes::set_compute_threads(torch_threads);
+          if (parallel_seeds) torch().set_compute_threads(torch_threads);
         }
         probe_seconds += since(probe_start);
         for (size_t ti = 0; ti < tests.size(); ++ti) {

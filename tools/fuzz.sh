@@ -5,8 +5,8 @@
 #   tools/fuzz.sh long [RUNS]       each target for RUNS executions (default 1000000), one after
 #                                   the other, under nice -n 19: the figures in docs/reliability.md
 # Environment: MCPT_FUZZ_NICE (niceness of long runs, default 19), MCPT_FUZZ_TARGETS (default
-# "key manifest giantsteps audio suite"; suite links
-# LibTorch), MCPT_FUZZ_BUILD (default build-fuzz). Seeds come from tests/fuzz/corpus/<target>
+# "key manifest giantsteps audio suite"; suite needs the harness library, the others only
+# datasets), MCPT_FUZZ_BUILD (default build-fuzz). Seeds come from tests/fuzz/corpus/<target>
 # (read only); what a run learns goes to $MCPT_FUZZ_BUILD/fuzz-corpus/<target>, crashing inputs to
 # $MCPT_FUZZ_BUILD/fuzz-artifacts/<target>/, logs to $MCPT_FUZZ_BUILD/fuzz-logs/. Prints one line
 # per target (executions, seconds, result) and exits 1 if any target found a crash.
@@ -30,8 +30,8 @@ CC=clang CXX=clang++ cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithD
 cmake --build "$build" -j "$(nproc)" --target "${targets[@]/#/fuzz_}"
 
 # Leaks count as findings (libFuzzer checks each input that grows the heap), except those proven to
-# be inside third-party libraries (tests/lsan.supp says which and why). One thread for the BLAS and
-# OpenMP pools the suite target links in.
+# be inside third-party libraries (tests/lsan.supp says which and why). One thread for any BLAS or
+# OpenMP pool a target starts.
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}
 export LSAN_OPTIONS=${LSAN_OPTIONS:-suppressions=$PWD/tests/lsan.supp:print_suppressions=0}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}

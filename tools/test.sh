@@ -44,7 +44,7 @@ if [ "${MCPT_SKIP_SANITIZERS:-0}" != 1 ]; then
   stage asan-ctest
 fi
 # libFuzzer smoke run (clang, its own build dir): 20 s for each parser and the audio loader. Only
-# the datasets-level targets: fuzz_suite links LibTorch, and a second clang build of the harness
+# the datasets-level targets: fuzz_suite needs a second clang build of the harness library, which
 # would cost CI more than its 20 s are worth (tools/fuzz.sh runs it on demand; docs/reliability.md).
 if [ "${MCPT_SKIP_FUZZ:-0}" != 1 ]; then
   MCPT_FUZZ_TARGETS="key manifest giantsteps audio" bash tools/fuzz.sh smoke 20

@@ -6,6 +6,7 @@
 
 #include "datasets/Error.h"
 #include "datasets/JsonConfig.h"
+#include "harness/TorchBackend.h"
 #include "harness/encoders/Encoder.h"
 
 namespace mcpt::harness {
@@ -15,9 +16,10 @@ const std::vector<std::pair<std::string, EncoderFactory>>& table() {
       {"chroma", make_chroma_encoder},
       {"key-profile", make_key_profile_encoder},
       {"logmel", make_logmel_encoder},
-      {"torchscript", make_torchscript_encoder},
-      {"mcpt", make_mcpt_encoder},
-      {"random-init", make_random_init_encoder},
+      // LibTorch encoders: libmcpt-torch.so is loaded when a suite first builds one.
+      {"torchscript", [](JsonObject& c, const EncoderContext& x) { return torch().make_torchscript_encoder(c, x); }},
+      {"mcpt", [](JsonObject& c, const EncoderContext& x) { return torch().make_mcpt_encoder(c, x); }},
+      {"random-init", [](JsonObject& c, const EncoderContext& x) { return torch().make_random_init_encoder(c, x); }},
   };
   return t;
 }

@@ -195,6 +195,59 @@ TEST(Cli, ValidateAndBadSuites) {
   EXPECT_FALSE(fs::exists(dir / "out2" / "report.json"));
 }
 
+// Commands that need no LibTorch do not load it (harness/TorchBackend.h): the dynamic loader's own
+// trace (LD_DEBUG=libs) shows whether libtorch_cpu was looked up. A run that trains a probe loads
+// it; a run that cannot load it says which file it tried, keeps the embeddings it computed and
+// writes no report.
+TEST(Cli, LibTorchIsLoadedOnlyByCommandsThatNeedIt) {
+  const fs::path corpus = small_corpus();
+  TempDir dir("lazy-torch");
+  const fs::path out = dir / "out";
+  mcpt::testutil::write_text(dir / "suite.json", small_suite(corpus, out).dump(2));
+  fs::path wav;
+  for (const auto& e : fs::recursive_directory_iterator(corpus))
+    if (e.path().extension() == ".wav") {
+      wav = e.path();
+      break;
+    }
+  ASSERT_FALSE(wav.empty());
+  auto loads_torch = [](const mcpt::testutil::CommandResult& r) {
+    return r.err.find("libtorch_cpu") != std::string::npos;
+  };
+  const std::string trace = "env LD_DEBUG=libs ";
+  const std::string exe = fmt::format("'{}' ", MCPT_EXE);
+  const std::string suite = fmt::format("'{}'", (dir / "suite.json").string());
+  for (const std::string& args :
+       {std::string("key-score 'C major' 'G major'"), "validate " + suite, "run " + suite + " --dry-run",
+        fmt::format("augment '{}' '{}' '{{\"type\": \"pitch_shift\", \"semitones\": 2}}'", wav.string(),
+                    (dir / "up2.wav").string()),
+        "run '" + (dir / "missing.json").string() + "'"}) {
+    const auto r = mcpt::testutil::run_command(trace + exe + args);
+    EXPECT_FALSE(loads_torch(r)) << args;
+    EXPECT_NE(r.err.find("find library="), std::string::npos) << "no loader trace: " << r.err;
+  }
+  EXPECT_TRUE(fs::exists(dir / "up2.wav"));
+
+  // A run that cannot load it: exit code 1, the path it tried, no report, the cache kept.
+  auto r = mcpt::testutil::run_command("env MCPT_TORCH_MODULE='" + (dir / "nowhere" / "libmcpt-torch.so").string() +
+                                       "' " + exe + suite + " -q");
+  EXPECT_EQ(r.exit_code, 1) << r.err;
+  EXPECT_NE(r.err.find((dir / "nowhere" / "libmcpt-torch.so").string()), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("MCPT_TORCH_MODULE"), std::string::npos) << r.err;
+  EXPECT_FALSE(fs::exists(out / "report.json"));
+  EXPECT_FALSE(fs::is_empty(out / "cache"));
+
+  r = mcpt::testutil::run_command(trace + exe + suite + " -q");
+  ASSERT_EQ(r.exit_code, 0) << r.err.substr(r.err.size() > 4000 ? r.err.size() - 4000 : 0);
+  EXPECT_TRUE(loads_torch(r));
+  EXPECT_TRUE(fs::exists(out / "report.json"));
+  // The failed run's embeddings were kept: the first encoder's 72 tracks come from the cache; the
+  // second encoder, never reached, is computed now.
+  const auto cache = read_json(out / "report.json")["provenance"]["cache"];
+  EXPECT_EQ(cache["hits"], 72) << cache;
+  EXPECT_EQ(cache["misses"], 72) << cache;
+}
+
 TEST(Cli, ShippedSuitesMatchTheSchema) {
   const auto py = mcpt::testutil::python();
   for (const auto& e : fs::directory_iterator(mcpt::testutil::source_dir() / "configs")) {
