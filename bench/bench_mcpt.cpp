@@ -14,6 +14,7 @@
 
 #include "harness/encoders/McptModel.h"
 #include "harness/encoders/Mel.h"
+#include "probes/Probe.h"
 
 using namespace mcpt::harness;
 
@@ -46,7 +47,7 @@ int main(int argc, char** argv) {
     else
       rest.push_back(argv[i]);
   }
-  if (threads > 0) torch::set_num_threads(threads);
+  if (threads > 0) mcpt::probes::set_compute_threads(threads);  // the harness's LibTorch/OpenBLAS split
 
   McptOptions o;
   if (!checkpoint.empty()) {
@@ -77,7 +78,7 @@ int main(int argc, char** argv) {
     st.counters["GFLOP_per_s"] =
         benchmark::Counter(flops_per_segment(o) * batch * double(st.iterations()) * 1e-9, benchmark::Counter::kIsRate);
     st.counters["batch"] = batch;
-    st.counters["threads"] = torch::get_num_threads();
+    st.counters["threads"] = mcpt::probes::compute_threads();
     st.counters["parameters"] = double(model->parameter_count());
   })->Unit(benchmark::kMillisecond)->UseRealTime();
 

@@ -10,6 +10,7 @@ usage: bench/mcpt_python_side_by_side.py [--bench build/bench_mcpt] [--batch 32]
 Prints a Markdown table row set for docs/performance.md.
 """
 import argparse
+import ctypes
 import json
 import os
 import statistics
@@ -67,14 +68,31 @@ def main():
         with torch.no_grad():
             tokens = model.forward_layers(x[:1]).shape[2]
             model.forward_layers(x)  # warm-up
+        # mcpt-eval gives a pthread OpenBLAS the threads and LibTorch's own OpenMP team one
+        # (probes/Probe.cpp: the two pools at full size slow each other down); Python is timed both
+        # as a user runs it (torch.set_num_threads(n)) and with that same split.
+        try:
+            blas = ctypes.CDLL("libopenblas.so.0")
+            split = blas.openblas_get_parallel() == 1
+        except (OSError, AttributeError):
+            split = False
+
+        def python_threads(same_split):
+            torch.set_num_threads(1 if same_split and split else a.threads)
+            if split:
+                blas.openblas_set_num_threads(a.threads)
+
         # Rounds alternate Python, C++ and the GEMM, so a busy machine slows all three alike;
         # medians over rounds.
-        py, cpp, gemm = [], [], []
+        py, py_split, cpp, gemm = [], [], [], []
         for _ in range(a.iters):
-            with torch.no_grad():
-                t = time.perf_counter()
-                model.forward_layers(x)
-                py.append(time.perf_counter() - t)
+            for same_split, out in ((False, py), (True, py_split)):
+                python_threads(same_split)
+                with torch.no_grad():
+                    t = time.perf_counter()
+                    model.forward_layers(x)
+                    out.append(time.perf_counter() - t)
+            python_threads(False)
             r = subprocess.run([a.bench, "--checkpoint", ck, "--batch", str(a.batch), "--threads", str(a.threads),
                                 "--benchmark_filter=mcpt_forward_layers", "--benchmark_format=json",
                                 "--benchmark_min_time=0.01"], capture_output=True, text=True)
@@ -83,7 +101,7 @@ def main():
             runs = [b for b in json.loads(r.stdout)["benchmarks"] if b.get("run_type") == "iteration"]
             cpp.append(runs[0]["real_time"] / 1e3)  # ms -> s
             gemm.append(time_it(lambda: torch.mm(g, h), 3))
-        py, cpp = statistics.median(py), statistics.median(cpp)
+        py, py_split, cpp = statistics.median(py), statistics.median(py_split), statistics.median(cpp)
         # GEMM peak: square float32 matmuls, as large as the model's largest, with the same threads.
         gemm_gflops = 2 * 2048 ** 3 / statistics.median(gemm) * 1e-9
 
@@ -94,9 +112,15 @@ def main():
     print(f"GEMM peak (2048^3 float32 matmul): {gemm_gflops:.1f} GFLOP/s")
     print("| side | forward (s / batch) | segments / s | GFLOP/s | % of GEMM peak |")
     print("|---|---|---|---|---|")
-    for name, t in (("C++ LibTorch (bench_mcpt)", cpp), ("python3-torch eager", py)):
+    rows = [("C++ LibTorch (bench_mcpt)", cpp), (f"python3-torch eager, torch.set_num_threads({a.threads})", py)]
+    if split:
+        rows.append((f"python3-torch eager, mcpt-eval's split (torch 1, OpenBLAS {a.threads})", py_split))
+    for name, t in rows:
         print(f"| {name} | {t:.3f} | {a.batch / t:.1f} | {flops / t * 1e-9:.1f} | {100 * flops / t * 1e-9 / gemm_gflops:.0f} % |")
-    print(f"C++ time / Python time: {cpp / py:.3f} (medians of {a.iters} alternating rounds)")
+    print(f"C++ time / Python time: {cpp / py:.3f}" + (f"; against Python with the same split: {cpp / py_split:.3f}" if split else "")
+          + f" (medians of {a.iters} alternating rounds)")
+    print(f"P3 MCPT ViT forward: C++/Python time {cpp / py:.2f} (goal <= 1.0), "
+          f"{100 * flops / cpp * 1e-9 / gemm_gflops:.0f} % of the GEMM peak (goal >= 50 %)")
     return 0
 
 

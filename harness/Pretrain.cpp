@@ -35,6 +35,7 @@
 #include "harness/encoders/Contrastive.h"
 #include "harness/encoders/McptModel.h"
 #include "harness/encoders/Mel.h"
+#include "probes/Probe.h"
 #include "reports/Report.h"
 
 namespace fs = std::filesystem;
@@ -547,7 +548,7 @@ PretrainOutcome pretrain(const PretrainConfig& c, const PretrainOptions& opt) {
   if (!parse_mel_log(c.log, &mo.log)) throw Error("pretrain.model.log: unknown", ExitCode::kInternal);
   const MelSpectrogram mel(mo);
   EmbeddingCache cache(c.cache);
-  if (c.threads > 0) torch::set_num_threads(c.threads);
+  if (c.threads > 0) probes::set_compute_threads(c.threads);
   auto mels_all = load_mels(c, examples_all, mel, cache, opt.verbosity);
 
   Patch patch;

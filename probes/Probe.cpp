@@ -1,9 +1,11 @@
 // Linear and MLP probes on LibTorch, and hyper-parameter selection on validation.
 #include "probes/Probe.h"
 
-#include <algorithm>
-#include <cmath>
 #include <dlfcn.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cmath>
 #include <functional>
 #include <limits>
 #include <mutex>
@@ -293,27 +295,50 @@ class IdentityProbe final : public Probe {
 }  // namespace
 
 namespace {
-// OpenBLAS (Debian's fast libblas.so.3) keeps its own thread pool beside LibTorch's; with several
-// fits running at once the two pools oversubscribe the cores (measured: 3-4x slower on 2 cores).
-// Found at run time, so any other BLAS works unchanged.
+// Debian's LibTorch runs its own kernels on an OpenMP team (libgomp) and hands matrix products to
+// OpenBLAS (libblas.so.3), whose pthread build keeps a second pool of threads. With both pools at n
+// threads, each pool's idle threads spin-wait on the cores the other needs: on 2 cores the MCPT ViT
+// forward took 3.42 s with both at 2 against 1.44 s with LibTorch's team at 1 and OpenBLAS at 2,
+// and 2.29 s the other way round (bench/pipeline_stages.cpp; docs/performance.md, "P7"). Several
+// fits side by side oversubscribed the cores 3-4x the same way. So with a pthread OpenBLAS, n
+// compute threads are OpenBLAS's, and LibTorch's own team has one; with another BLAS (found at run
+// time, so any works unchanged) LibTorch's team has n.
 using BlasSetThreads = void (*)(int);
-using BlasGetThreads = int (*)();
+using BlasParallel = int (*)();  // 0: sequential build, 1: pthreads, 2: OpenMP
 BlasSetThreads blas_set_threads() {
   static auto f = reinterpret_cast<BlasSetThreads>(::dlsym(RTLD_DEFAULT, "openblas_set_num_threads"));
   return f;
 }
-BlasGetThreads blas_get_threads() {
-  static auto f = reinterpret_cast<BlasGetThreads>(::dlsym(RTLD_DEFAULT, "openblas_get_num_threads"));
-  return f;
+bool blas_has_own_pool() {
+  static const bool own = [] {
+    const auto f = reinterpret_cast<BlasParallel>(::dlsym(RTLD_DEFAULT, "openblas_get_parallel"));
+    return blas_set_threads() && f && f() == 1;
+  }();
+  return own;
 }
+std::atomic<int> g_compute_threads{0};
 }  // namespace
 
-int compute_threads() { return torch::get_num_threads(); }
-void set_compute_threads(int n) {
-  static const int blas_default = blas_get_threads() ? blas_get_threads()() : 0;
-  torch::set_num_threads(n);
-  if (blas_set_threads() && blas_default > 0) blas_set_threads()(n == 1 ? 1 : blas_default);
+int compute_threads() {
+  const int n = g_compute_threads.load();
+  return n > 0 ? n : torch::get_num_threads();
 }
+void set_compute_threads(int n) {
+  n = std::max(1, n);
+  g_compute_threads = n;
+  if (blas_has_own_pool()) {
+    torch::set_num_threads(1);
+    blas_set_threads()(n);
+  } else {
+    torch::set_num_threads(n);
+    if (blas_set_threads()) blas_set_threads()(n);
+  }
+}
+
+namespace {
+// The split applies from the start, with LibTorch's default count (one thread per core).
+const bool kThreadsSplit = (set_compute_threads(torch::get_num_threads()), true);
+}  // namespace
 
 std::unique_ptr<Probe> make_probe(const ProbeConfig& config) {
   if (config.type == "none") return std::make_unique<IdentityProbe>();

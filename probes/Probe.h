@@ -92,6 +92,10 @@ Selection select_on_validation(const ProbeConfig& config, const Matrix& x_train,
 std::vector<std::string> probe_types();
 
 // Threads LibTorch uses inside one operation (process-wide).
+// Threads for LibTorch's work on the CPU (probes, the MCPT ViT, TorchScript models, pre-training).
+// With a pthread OpenBLAS they go to OpenBLAS and LibTorch's own OpenMP team keeps one, since the
+// two pools at full size slow each other down (probes/Probe.cpp); applied from the start with one
+// thread per core.
 int compute_threads();
 void set_compute_threads(int n);
 

@@ -17,6 +17,7 @@
 #include "harness/encoders/Encoder.h"
 #include "harness/encoders/McptModel.h"
 #include "harness/encoders/Mel.h"
+#include "probes/Probe.h"
 
 namespace mcpt::harness {
 namespace {
@@ -74,7 +75,7 @@ class McptEncoder final : public Encoder {
   McptEncoder(McptEncoderConfig c, const std::string& path)
       : c_(std::move(c)), mel_(mel_options(c_.log)), device_(resolve_device(c_.device, path + ".device")),
         model_(c_.model) {
-    if (c_.threads > 0) torch::set_num_threads(c_.threads);  // process-wide, as LibTorch's setting is
+    if (c_.threads > 0) probes::set_compute_threads(c_.threads);  // process-wide, as LibTorch's setting is
     if (!c_.checkpoint.empty())
       load_checkpoint(model_, c_.checkpoint);
     else

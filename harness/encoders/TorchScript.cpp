@@ -22,6 +22,7 @@
 #include "datasets/Hash.h"
 #include "datasets/JsonConfig.h"
 #include "harness/encoders/Encoder.h"
+#include "probes/Probe.h"
 
 namespace mcpt::harness {
 namespace {
@@ -95,12 +96,12 @@ class ThreadsScope {
  public:
   explicit ThreadsScope(int n) : on_(n > 0) {
     if (!on_) return;
-    previous_ = at::get_num_threads();
-    if (previous_ != n) at::set_num_threads(n);
+    previous_ = probes::compute_threads();
+    if (previous_ != n) probes::set_compute_threads(n);
     else on_ = false;
   }
   ~ThreadsScope() {
-    if (on_) at::set_num_threads(previous_);
+    if (on_) probes::set_compute_threads(previous_);
   }
   ThreadsScope(const ThreadsScope&) = delete;
   ThreadsScope& operator=(const ThreadsScope&) = delete;

@@ -9,6 +9,9 @@
 #include <algorithm>
 #include <sstream>
 
+#include <dlfcn.h>
+
+#include <ATen/Parallel.h>
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 
@@ -519,4 +522,25 @@ TEST(ProbeConfig, LbfgsOnlyForDeterministicLinearProbes) {
   EXPECT_HAS(message({{"type", "linear"}, {"solver", "bfgs"}}), "suite.probes[0].solver: unknown solver \"bfgs\"");
   EXPECT_EQ(ProbeConfig::from_json({{"type", "linear"}}, "p").solver, "adamw");
   EXPECT_EQ(ProbeConfig::from_json({{"type", "linear"}, {"solver", "lbfgs"}}, "p").to_json().at("solver"), "lbfgs");
+}
+
+// With a pthread OpenBLAS (Debian's default libblas.so.3) the compute threads go to OpenBLAS and
+// LibTorch's own OpenMP team keeps one: the two pools at full size made the ViT forward 2.4x slower
+// (docs/performance.md, "P3"). With another BLAS, LibTorch gets them.
+TEST(ComputeThreads, SplitBetweenLibTorchAndAPthreadOpenBlas) {
+  const auto parallel = reinterpret_cast<int (*)()>(::dlsym(RTLD_DEFAULT, "openblas_get_parallel"));
+  const auto blas_threads = reinterpret_cast<int (*)()>(::dlsym(RTLD_DEFAULT, "openblas_get_num_threads"));
+  const bool split = parallel && blas_threads && parallel() == 1;
+  for (int n : {2, 1, 3}) {
+    mcpt::probes::set_compute_threads(n);
+    EXPECT_EQ(mcpt::probes::compute_threads(), n);
+    if (split) {
+      EXPECT_EQ(at::get_num_threads(), 1) << n;
+      EXPECT_EQ(blas_threads(), n);
+    } else {
+      EXPECT_EQ(at::get_num_threads(), n);
+    }
+  }
+  mcpt::probes::set_compute_threads(0);  // at least one
+  EXPECT_EQ(mcpt::probes::compute_threads(), 1);
 }
