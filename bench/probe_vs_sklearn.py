@@ -117,6 +117,13 @@ def main():
         rs = [r for r in results if r["system"] == name]
         t = float(np.median([r["fit_s"] for r in rs]))
         print(f"| {name} | {t:.2f} | {100 * np.median([r['accuracy'] for r in rs]):.1f} | {rs[0]['epochs']} |")
+    med = {name: float(np.median([r["fit_s"] for r in results if r["system"] == name]))
+           for name in dict.fromkeys(r["system"] for r in results)}
+    acc = {name: float(np.median([r["accuracy"] for r in results if r["system"] == name])) for name in med}
+    ours_l, sk = "mcpt-eval linear probe, solver lbfgs, weight_decay 1/n (= sklearn C=1)", "sklearn LogisticRegression (lbfgs, C=1, default)"
+    if ours_l in med and sk in med:
+        print(f"P4 linear probe vs sklearn, {a.threads} threads: {med[sk] / med[ours_l]:.1f}x faster (goal >= 5x), "
+              f"accuracy {100 * acc[ours_l]:.1f} vs {100 * acc[sk]:.1f} % (goal within 0.5 points)")
     if a.json:
         print(json.dumps(results, indent=1))
 

@@ -48,6 +48,7 @@ best_of() {
   printf '%.3f' "$best"
 }
 xrt() { printf '%.1f' "$(echo "$1 / $2" | bc -l)"; }
+ratio() { printf '%.2f' "$(echo "$1 / $2" | bc -l)"; }
 snr() {
   "$PY" - "$1" "$2" <<'EOF'
 import sys, warnings
@@ -77,6 +78,7 @@ declare -A OURS=(
   [R2-mixed]='{"type": "pitch_shift", "semitones": 3, "engine": "faster"}'
   [R2-crisp]='{"type": "pitch_shift", "semitones": 3, "engine": "faster", "transients": "crisp"}'
 )
+per_file=""
 declare -A TOOL=([R3]="-3" [R2-mixed]="-2 --bl-transients" [R2-crisp]="-2")
 for e in R3 R2-mixed R2-crisp; do
   # shellcheck disable=SC2086
@@ -85,6 +87,7 @@ for e in R3 R2-mixed R2-crisp; do
   printf '%-34s %10s %8s %9.3f %8s   %s\n' "$e (${TOOL[$e]} -p 3)" "$t_rb" "$(xrt "$SECS" "$t_rb")" "$c_rb" "$(xrt "$SECS" "$c_rb")" "rubberband"
   printf '%-34s %10s %8s %9.3f %8s   %s\n' "$e" "$t_us" "$(xrt "$SECS" "$t_us")" "$c_us" "$(xrt "$SECS" "$c_us")" "mcpt-eval augment"
   echo "   output difference (SNR of ours vs the tool's): $(snr "$WORK/rb/0-$e.wav" "$WORK/ours/0-$e.wav")"
+  per_file+="$e $(ratio "$t_us" "$t_rb")x, "
 done
 
 echo
@@ -106,3 +109,4 @@ printf '%-44s %10s %8s %9s\n' "rubberband, one file after another" "$t_seq" "$(x
 printf '%-44s %10s %8s %9s\n' "rubberband under xargs -P $CORES" "$t_par" "$(xrt "$total" "$t_par")" "$(xrt "$t_seq" "$t_par")"
 printf '%-44s %10s %8s %9s\n' "mcpt-eval augment --list, 1 thread" "$t_one" "$(xrt "$total" "$t_one")" "$(xrt "$t_seq" "$t_one")"
 printf '%-44s %10s %8s %9s\n' "mcpt-eval augment --list, $CORES threads" "$t_us" "$(xrt "$total" "$t_us")" "$(xrt "$t_seq" "$t_us")"
+echo "P2 pitch shift vs rubberband: per file ours/tool ${per_file%, } (goal <= 1.1x); $NF files on $CORES cores $(xrt "$t_seq" "$t_us")x the tool one after another (goal >= 1.8x)"

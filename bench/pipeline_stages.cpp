@@ -1,0 +1,287 @@
+// P7 (docs/performance.md): the clean-audio pipeline, decode -> resample -> mel -> MCPT forward, as
+// the runner runs it (harness::extract, no cache), against each stage timed alone on the same audio
+// and the same threads. Prints one table and a summary line:
+//   bench_pipeline [--tracks N=16] [--seconds S=30] [--rate HZ=44100] [--format mp3|wav] [--threads T=2]
+//                  [--checkpoint PATH] [--repeats R=3] [--torch-threads N] [--blas-threads N]
+// The tracks are written first (mono chord sequences; mp3 by default, as GiantSteps is). The
+// encoder is the default MCPT ViT (vertical patches, dim 384, depth 12: "MCPT-base") with random
+// weights unless --checkpoint gives one: the forward costs the same either way. Each stage alone
+// and the pipeline are run R times, alternating, and the median wall time is reported; "x real
+// time" is seconds of audio per second of wall time. Threads are split between LibTorch and OpenBLAS
+// as the harness splits them (probes::set_compute_threads); --torch-threads and --blas-threads
+// override the split, to compare others.
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <functional>
+#include <string>
+#include <dlfcn.h>
+#include <unistd.h>
+#include <vector>
+
+#include <fmt/format.h>
+#include <torch/torch.h>
+
+#include "datasets/Audio.h"
+#include "datasets/Dataset.h"
+#include "datasets/Error.h"
+#include "datasets/JsonConfig.h"
+#include "harness/Pipeline.h"
+#include "harness/Suite.h"
+#include "harness/encoders/Encoder.h"
+#include "harness/encoders/McptModel.h"
+#include "harness/encoders/Mel.h"
+#include "probes/Probe.h"
+
+namespace fs = std::filesystem;
+using namespace mcpt;
+using clock_type = std::chrono::steady_clock;
+
+namespace {
+
+struct Args {
+  int tracks = 16;
+  double seconds = 30;
+  int rate = 44100;
+  std::string format = "mp3";
+  int threads = 2;
+  int repeats = 3;
+  int torch_threads = 0;  // 0: as --threads
+  int blas_threads = 0;   // 0: OpenBLAS's own default
+  std::string checkpoint;
+};
+
+[[noreturn]] void usage(const std::string& why) {
+  std::fprintf(stderr, "bench_pipeline: %s\nusage: bench_pipeline [--tracks N] [--seconds S] [--rate HZ] "
+               "[--format mp3|wav] [--threads T] [--checkpoint PATH] [--repeats R]\n", why.c_str());
+  std::exit(2);
+}
+
+Args parse(int argc, char** argv) {
+  Args a;
+  for (int i = 1; i < argc; ++i) {
+    const std::string k = argv[i];
+    if (i + 1 >= argc) usage(k + ": needs a value");
+    const std::string v = argv[++i];
+    if (k == "--tracks") a.tracks = std::atoi(v.c_str());
+    else if (k == "--seconds") a.seconds = std::atof(v.c_str());
+    else if (k == "--rate") a.rate = std::atoi(v.c_str());
+    else if (k == "--format") a.format = v;
+    else if (k == "--threads") a.threads = std::atoi(v.c_str());
+    else if (k == "--repeats") a.repeats = std::atoi(v.c_str());
+    else if (k == "--checkpoint") a.checkpoint = v;
+    else if (k == "--torch-threads") a.torch_threads = std::atoi(v.c_str());
+    else if (k == "--blas-threads") a.blas_threads = std::atoi(v.c_str());
+    else usage("unknown option " + k);
+  }
+  if (a.tracks < 1 || a.seconds < 4 || a.rate < 8000 || a.threads < 1 || a.repeats < 1 ||
+      (a.format != "mp3" && a.format != "wav"))
+    usage("bad value");
+  return a;
+}
+
+// A chord sequence with harmonics and a little noise: not silence, so the codec and the resampler
+// do their real work.
+datasets::Audio chords(int rate, double seconds, unsigned seed) {
+  datasets::Audio a;
+  a.sample_rate = rate;
+  a.samples.resize(size_t(std::llround(seconds * rate)));
+  const double roots[4] = {0, 5, 7, 0};
+  unsigned s = seed * 2654435761u + 1;
+  for (size_t i = 0; i < a.samples.size(); ++i) {
+    const double t = double(i) / rate;
+    const int bar = int(t / 2.0) % 4;
+    const double base = 220.0 * std::pow(2.0, (roots[bar] + seed % 12) / 12.0);
+    double v = 0;
+    for (double iv : {0.0, 4.0, 7.0})
+      for (int h = 1; h <= 4; ++h) v += std::sin(2 * M_PI * base * std::pow(2.0, iv / 12.0) * h * t) / (h * 6.0);
+    s = s * 1664525u + 1013904223u;
+    v += 0.01 * (double(s >> 8) / double(1u << 24) - 0.5);
+    a.samples[i] = float(0.4 * v * std::exp(-std::fmod(t, 2.0)));
+  }
+  return a;
+}
+
+double seconds_since(clock_type::time_point t0) {
+  return std::chrono::duration<double>(clock_type::now() - t0).count();
+}
+
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v[v.size() / 2];
+}
+
+}  // namespace
+
+int main(int argc, char** argv) try {
+  const Args args = parse(argc, argv);
+  probes::set_compute_threads(args.threads);  // as the harness splits them (probes/Probe.cpp)
+  // Overrides, to compare splits: LibTorch's own OpenMP team, OpenBLAS's pool.
+  if (args.torch_threads > 0) torch::set_num_threads(args.torch_threads);
+  if (args.blas_threads > 0)
+    if (auto f = reinterpret_cast<void (*)(int)>(::dlsym(RTLD_DEFAULT, "openblas_set_num_threads"))) f(args.blas_threads);
+  const fs::path dir = fs::temp_directory_path() / fmt::format("mcpt-bench-pipeline-{}", ::getpid());
+  fs::create_directories(dir);
+  std::vector<datasets::Track> tracks(size_t(args.tracks));
+  for (int i = 0; i < args.tracks; ++i) {
+    auto& t = tracks[size_t(i)];
+    t.id = fmt::format("t{:03d}", i);
+    t.audio = dir / (t.id + "." + args.format);
+    t.key = datasets::Key::parse("C major");
+    datasets::write_audio(t.audio, chords(args.rate, args.seconds, unsigned(i)),
+                          args.format == "mp3" ? datasets::AudioFormat::kMp3 : datasets::AudioFormat::kWav16);
+  }
+  std::vector<const datasets::Track*> track_ptrs;
+  for (const auto& t : tracks) track_ptrs.push_back(&t);
+  const double audio_seconds = args.tracks * args.seconds;
+
+  nlohmann::json options = {{"type", "random-init"}};
+  if (!args.checkpoint.empty()) options = {{"type", "mcpt"}, {"checkpoint", args.checkpoint}};
+  JsonObject cfg(options, "bench.encoder");
+  cfg.raw("type");
+  auto encoder = harness::make_encoder(options["type"], cfg, harness::EncoderContext{});
+  const int sr = encoder->sample_rate();
+  const double seg = encoder->segment_seconds();
+  harness::EncoderConfig ec;
+  ec.name = "mcpt";
+  ec.type = options["type"];
+  ec.options = options;
+  ec.path = "bench.encoder";
+
+  // The stages alone, each over every track, on `threads` workers (LibTorch's own threads for the
+  // forward), with their inputs computed beforehand.
+  std::vector<datasets::Audio> decoded(tracks.size());
+  std::vector<std::vector<float>> resampled(tracks.size());
+  std::vector<datasets::Audio> segments;
+  harness::MelOptions mo;
+  mo.sample_rate = sr;
+  mo.hop = 512;
+  const harness::MelSpectrogram mel(mo);
+  harness::McptOptions model_options;  // the encoder's default architecture
+  const std::int64_t frames = model_options.frames(), n_mels = model_options.n_mels();
+  std::vector<std::vector<float>> mels;
+  harness::McptViT model(model_options);
+  model->reset_parameters(0);
+  model->eval();
+  // Batches as [first segment, count): the runner hands the encoder one track's segments at a time
+  // (embed_batch), so that is the forward the pipeline runs; fixed batches of 32 (the encoder's
+  // batch_size) for comparison.
+  std::vector<std::pair<size_t, size_t>> per_track_batches, batches_of_32;
+  auto forward = [&](const std::vector<std::pair<size_t, size_t>>& plan) {
+    torch::NoGradGuard no_grad;
+    for (const auto& [start, b] : plan) {
+      auto x = torch::empty({std::int64_t(b), n_mels, frames});
+      for (size_t i = 0; i < b; ++i) std::copy_n(mels[start + i].data(), n_mels * frames, x[std::int64_t(i)].data_ptr<float>());
+      auto y = model->forward_layers(x).contiguous();
+      std::vector<float> keep(y.data_ptr<float>(), y.data_ptr<float>() + y.numel());  // as the encoder copies out
+      if (keep.empty()) std::abort();
+    }
+  };
+
+  struct Stage {
+    std::string name;
+    std::function<void()> run;
+    std::vector<double> walls;
+    bool in_pipeline = true;  // false: a variant shown for comparison, not one of the pipeline's stages
+  };
+  std::vector<Stage> stages = {
+      {"decode (libsndfile, native rate)",
+       [&] {
+         harness::parallel_for(tracks.size(), args.threads, [&](size_t i) { decoded[i] = datasets::load_audio(tracks[i].audio); });
+       }, {}},
+      {"resample (libsoxr VHQ, to 16 kHz)",
+       [&] {
+         harness::parallel_for(tracks.size(), args.threads, [&](size_t i) {
+           resampled[i] = datasets::resample(decoded[i].samples, decoded[i].sample_rate, sr);
+         });
+       }, {}},
+      {"mel (128 bands, hop 512)",
+       [&] {
+         if (segments.empty()) {
+           for (auto& r : resampled) {
+             const size_t first = segments.size();
+             for (auto& s : harness::cut_segments(datasets::Audio{r, sr}, seg)) segments.push_back(std::move(s));
+             for (size_t at = first; at < segments.size(); at += 32)
+               per_track_batches.emplace_back(at, std::min<size_t>(32, segments.size() - at));
+           }
+           for (size_t at = 0; at < segments.size(); at += 32)
+             batches_of_32.emplace_back(at, std::min<size_t>(32, segments.size() - at));
+         }
+         mels.assign(segments.size(), {});
+         harness::parallel_for(segments.size(), args.threads, [&](size_t i) {
+           auto x = segments[i].samples;
+           x.resize(size_t(std::llround(seg * sr)), 0.0f);
+           const int all = mel.frames(x.size());
+           std::vector<float> full(size_t(n_mels) * size_t(all));
+           mel.compute(x.data(), x.size(), full.data());
+           mels[i].resize(size_t(n_mels * frames));
+           for (std::int64_t m = 0; m < n_mels; ++m)
+             std::copy_n(full.begin() + long(m) * all, frames, mels[i].begin() + long(m * frames));
+         });
+       }, {}},
+      {"forward (ViT, one batch per track, all layers out)", [&] { forward(per_track_batches); }, {}},
+      {"forward (ViT, batches of 32, all layers out)", [&] { forward(batches_of_32); }, {}, false},
+      {"embed (the encoder's embed_batch: mel + forward, per track)",
+       [&] {
+         for (const auto& [start, b] : per_track_batches) {
+           std::vector<datasets::Audio> batch(segments.begin() + long(start), segments.begin() + long(start + b));
+           if (encoder->embed_batch(batch).size() != b) std::abort();
+         }
+       }, {}, false},
+  };
+
+  harness::StageTimes times;
+  std::vector<double> pipeline_walls;
+  harness::ExtractContext cx;
+  cx.encoder = encoder.get();
+  cx.config = &ec;
+  cx.layers = {encoder->num_layers() - 1};
+  cx.threads = args.threads;
+  cx.verbosity = harness::Verbosity::kQuiet;
+  const harness::Condition clean;
+  size_t rows = 0;
+  for (int r = 0; r < args.repeats; ++r) {
+    for (auto& s : stages) {
+      const auto t0 = clock_type::now();
+      s.run();
+      s.walls.push_back(seconds_since(t0));
+    }
+    harness::StageTimes& tr = times;
+    if (r + 1 == args.repeats) cx.times = &tr;
+    const auto t0 = clock_type::now();
+    const auto ex = harness::extract(cx, track_ptrs, clean, "bench");
+    pipeline_walls.push_back(seconds_since(t0));
+    rows = 0;
+    for (const auto& t : ex.per_track) rows += t.at(0).rows;
+  }
+  fs::remove_all(dir);
+
+  std::printf("P7 pipeline stages: %d tracks x %.0f s (%s, %d Hz, mono), %zu segments of %.3f s, %d threads, "
+              "median of %d\n", args.tracks, args.seconds, args.format.c_str(), args.rate, rows, seg, args.threads,
+              args.repeats);
+  std::printf("| stage | wall (s) | x real time |\n|---|---:|---:|\n");
+  double slowest = 0, sum = 0;
+  std::string slowest_name;
+  for (const auto& s : stages) {
+    const double w = median(s.walls);
+    std::printf("| %s%s alone | %.2f | %.0f |\n", s.in_pipeline ? "" : "(variant) ", s.name.c_str(), w, audio_seconds / w);
+    if (!s.in_pipeline) continue;
+    sum += w;
+    if (w > slowest) slowest = w, slowest_name = s.name;
+  }
+  const double pipe = median(pipeline_walls);
+  std::printf("| sum of the stages alone | %.2f | %.0f |\n", sum, audio_seconds / sum);
+  std::printf("| pipeline (harness::extract, no cache) | %.2f | %.0f |\n", pipe, audio_seconds / pipe);
+  auto cpu = [](const std::atomic<long long>& ns) { return double(ns.load()) * 1e-9; };
+  std::printf("pipeline CPU-s by stage (last run, summed over workers): decode+resample %.2f, embed (mel+forward) "
+              "%.2f, pool %.2f\n", cpu(times.decode_ns), cpu(times.embed_ns), cpu(times.pool_ns));
+  std::printf("P7 pipeline: %.0fx real time (goal >= 60x); wall / slowest stage alone (%s) = %.2f (goal <= 1.5)\n",
+              audio_seconds / pipe, slowest_name.c_str(), pipe / slowest);
+  return 0;
+} catch (const mcpt::Error& e) {
+  std::fprintf(stderr, "bench_pipeline: %s\n", e.what());
+  return 3;
+}
