@@ -38,9 +38,10 @@ std::vector<fs::path> candidates() {
   if (const char* env = std::getenv("MCPT_TORCH_MODULE"); env && *env) return {fs::path(env)};
   std::vector<fs::path> out;
   if (const auto dir = executable_dir(); !dir.empty()) out.push_back(dir / kModuleFile);
-  const fs::path built(MCPT_TORCH_MODULE_BUILD_PATH);
+  const fs::path built = fs::path(MCPT_TORCH_MODULE_BUILD_PATH).lexically_normal();
   std::error_code ec;
-  if (!built.empty() && (out.empty() || !fs::equivalent(out.front(), built, ec))) out.push_back(built);
+  const bool same = !out.empty() && (out.front().lexically_normal() == built || fs::equivalent(out.front(), built, ec));
+  if (!built.empty() && !same) out.push_back(built);  // a program of the build tree outside its top folder
   return out;
 }
 

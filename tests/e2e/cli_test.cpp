@@ -228,6 +228,17 @@ TEST(Cli, LibTorchIsLoadedOnlyByCommandsThatNeedIt) {
   }
   EXPECT_TRUE(fs::exists(dir / "up2.wav"));
 
+  // An executable copied away from its module finds the build tree's copy (the last place looked):
+  // `pretrain` loads LibTorch before it reads its config, so a missing config is the error it gives.
+  fs::create_directories(dir / "bin");
+  fs::copy_file(MCPT_EXE, dir / "bin" / "mcpt-eval");
+  fs::permissions(dir / "bin" / "mcpt-eval", fs::perms::owner_all, fs::perm_options::add);
+  auto copied = mcpt::testutil::run_command(trace + "'" + (dir / "bin" / "mcpt-eval").string() + "' pretrain '" +
+                                            (dir / "no-config.json").string() + "'");
+  EXPECT_EQ(copied.exit_code, 3) << copied.err.substr(copied.err.size() > 2000 ? copied.err.size() - 2000 : 0);
+  EXPECT_TRUE(loads_torch(copied));
+  EXPECT_NE(copied.err.find("no-config.json"), std::string::npos);
+
   // A run that cannot load it: exit code 1, the path it tried, no report, the cache kept.
   auto r = mcpt::testutil::run_command("env MCPT_TORCH_MODULE='" + (dir / "nowhere" / "libmcpt-torch.so").string() +
                                        "' " + exe + suite + " -q");
