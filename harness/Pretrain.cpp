@@ -36,6 +36,7 @@
 #include "harness/encoders/McptModel.h"
 #include "harness/encoders/Mel.h"
 #include "probes/Probe.h"
+#include "probes/TorchDevice.h"
 #include "reports/Report.h"
 
 namespace fs = std::filesystem;
@@ -411,16 +412,6 @@ std::vector<TrackMels> load_mels(const PretrainConfig& c, const std::vector<Exam
   return out;
 }
 
-torch::Device resolve_device(const std::string& name) {
-  if (name == "cpu") return torch::kCPU;
-  if (name == "auto") return torch::cuda::is_available() ? torch::Device(torch::kCUDA) : torch::Device(torch::kCPU);
-  if (!torch::cuda::is_available())
-    throw Error(fmt::format("pretrain.device: \"{}\" requested but CUDA is not available in this build or machine "
-                            "(use \"cpu\" or \"auto\")",
-                            name));
-  return torch::Device(name);
-}
-
 // bf16 autocast around the forward pass; the API moved in LibTorch 2.4.
 class AutocastGuard {
  public:
@@ -586,7 +577,7 @@ PretrainOutcome pretrain(const PretrainConfig& c, const PretrainOptions& opt) {
   const std::string data_fp = data_fingerprint(examples);
 
   // Model, head, optimiser state, loss state.
-  const auto device = resolve_device(c.device);
+  const auto device = probes::resolve_device(c.device, "pretrain.device");
   if (c.dtype == "bfloat16" && !device.is_cuda())
     throw Error("pretrain.dtype: \"bfloat16\" autocast needs a CUDA device (LibTorch's CPU LayerNorm does not take "
                 "bfloat16 activations); use \"float32\" on the CPU");

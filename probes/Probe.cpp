@@ -1,5 +1,6 @@
 // Linear and MLP probes on LibTorch, and hyper-parameter selection on validation.
 #include "probes/Probe.h"
+#include "probes/TorchDevice.h"
 
 #include <dlfcn.h>
 
@@ -16,15 +17,18 @@
 #include "datasets/Error.h"
 
 namespace mcpt::probes {
-namespace {
 
-torch::Device resolve_device(const std::string& name) {
+c10::Device resolve_device(const std::string& name, const std::string& where) {
   if (name == "cpu") return torch::kCPU;
   if (name == "auto") return torch::cuda::is_available() ? torch::Device(torch::kCUDA) : torch::Device(torch::kCPU);
   if (!torch::cuda::is_available())
-    throw Error(fmt::format("probe device \"{}\" requested but CUDA is not available (use \"cpu\" or \"auto\")", name));
+    throw Error(fmt::format("{}: \"{}\" requested but CUDA is not available in this build or machine (use \"cpu\" or "
+                            "\"auto\")",
+                            where, name));
   return torch::Device(name);
 }
+
+namespace {
 
 torch::Tensor to_tensor(const Matrix& m) {
   return torch::from_blob(const_cast<float*>(m.data.data()), {m.rows, m.cols}, torch::kFloat32).clone();
@@ -37,7 +41,8 @@ torch::Tensor labels_tensor(const std::vector<int>& y) {
 
 class TorchProbe final : public Probe {
  public:
-  explicit TorchProbe(ProbeConfig c) : config_(std::move(c)), device_(resolve_device(config_.device)) {}
+  explicit TorchProbe(ProbeConfig c)
+      : config_(std::move(c)), device_(resolve_device(config_.device, fmt::format("probe {} device", config_.label()))) {}
 
   void fit(const Matrix& x_train, const std::vector<int>& y_train, const Matrix& x_valid,
            const std::vector<int>& y_valid, int num_classes, std::uint64_t seed) override {

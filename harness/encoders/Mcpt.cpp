@@ -18,6 +18,7 @@
 #include "harness/encoders/McptModel.h"
 #include "harness/encoders/Mel.h"
 #include "probes/Probe.h"
+#include "probes/TorchDevice.h"
 
 namespace mcpt::harness {
 namespace {
@@ -52,16 +53,6 @@ std::string hash_file(const std::filesystem::path& p) {
   return hex64(h);
 }
 
-torch::Device resolve_device(const std::string& name, const std::string& path) {
-  if (name == "cpu") return torch::kCPU;
-  if (name == "auto") return torch::cuda::is_available() ? torch::Device(torch::kCUDA) : torch::Device(torch::kCPU);
-  if (!torch::cuda::is_available())
-    throw Error(fmt::format("{}: \"{}\" requested but CUDA is not available in this build or machine (use \"cpu\" or "
-                            "\"auto\")",
-                            path, name));
-  return torch::Device(name);
-}
-
 // One request in the batching queue: threads calling embed() at once share a forward pass.
 struct Pending {
   std::vector<float> mel;
@@ -73,7 +64,7 @@ struct Pending {
 class McptEncoder final : public Encoder {
  public:
   McptEncoder(McptEncoderConfig c, const std::string& path)
-      : c_(std::move(c)), mel_(mel_options(c_.log)), device_(resolve_device(c_.device, path + ".device")),
+      : c_(std::move(c)), mel_(mel_options(c_.log)), device_(probes::resolve_device(c_.device, path + ".device")),
         model_(c_.model) {
     if (c_.threads > 0) probes::set_compute_threads(c_.threads);  // process-wide, as LibTorch's setting is
     if (!c_.checkpoint.empty())
