@@ -50,4 +50,19 @@ for n in 48 192; do
 JSON
   "$exe" -q run "$work/mem-$n.json" >/dev/null
   printf 'P6 peak RSS, %d tracks x 30 s: %.0f MB\n' $n "$(field "$work/mem-$n-out/report.json" peak_rss_mb)"
+  # The same with a robustness block: its analyses hold every condition of a split at once
+  # (harness/Robustness.cpp), so this shows whether that grows with the tracks. Cheap deformations
+  # (EQ, noise), so the run stays short.
+  /usr/bin/python3 - "$work/mem-$n.json" "$work/rob-$n.json" "$work/rob-$n-out" <<'PY'
+import json, sys
+s = json.load(open(sys.argv[1]))
+s["name"], s["output"] = "rob", sys.argv[3]
+s["robustness"] = {"encoders": ["chroma"], "probe": "linear", "sweeps": [
+    {"type": "eq", "parameter": "db_per_octave", "unit": "dB/octave", "values": [-6, -3, 3, 6], "options": {"filter": "tilt"}},
+    {"type": "noise", "parameter": "snr_db", "unit": "dB SNR", "values": [30, 20, 10, 0], "options": {"color": "pink"}}]}
+json.dump(s, open(sys.argv[2], "w"))
+PY
+  "$exe" -q run "$work/rob-$n.json" >/dev/null
+  printf 'P6 peak RSS with a robustness block (8 conditions), %d tracks x 30 s: %.0f MB\n' $n \
+    "$(field "$work/rob-$n-out/report.json" peak_rss_mb)"
 done
