@@ -125,6 +125,13 @@ int main(int argc, char** argv) try {
     if (auto f = reinterpret_cast<void (*)(int)>(::dlsym(RTLD_DEFAULT, "openblas_set_num_threads"))) f(args.blas_threads);
   const fs::path dir = fs::temp_directory_path() / fmt::format("mcpt-bench-pipeline-{}", ::getpid());
   fs::create_directories(dir);
+  struct RemoveDir {  // the written tracks go, however the benchmark ends
+    fs::path p;
+    ~RemoveDir() {
+      std::error_code ec;
+      fs::remove_all(p, ec);
+    }
+  } remove_dir{dir};
   std::vector<datasets::Track> tracks(size_t(args.tracks));
   for (int i = 0; i < args.tracks; ++i) {
     auto& t = tracks[size_t(i)];
@@ -257,8 +264,6 @@ int main(int argc, char** argv) try {
     rows = 0;
     for (const auto& t : ex.per_track) rows += t.at(0).rows;
   }
-  fs::remove_all(dir);
-
   std::printf("P7 pipeline stages: %d tracks x %.0f s (%s, %d Hz, mono), %zu segments of %.3f s, %d threads, "
               "median of %d\n", args.tracks, args.seconds, args.format.c_str(), args.rate, rows, seg, args.threads,
               args.repeats);

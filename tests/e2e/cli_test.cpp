@@ -247,6 +247,12 @@ TEST(Cli, LibTorchIsLoadedOnlyByCommandsThatNeedIt) {
   EXPECT_NE(r.err.find("MCPT_TORCH_MODULE"), std::string::npos) << r.err;
   EXPECT_FALSE(fs::exists(out / "report.json"));
   EXPECT_FALSE(fs::is_empty(out / "cache"));
+  // A library that is not mcpt-eval's module is named as such, and nothing is written either.
+  r = mcpt::testutil::run_command("env MCPT_TORCH_MODULE=/lib/x86_64-linux-gnu/libm.so.6 " + exe + suite + " -q");
+  EXPECT_EQ(r.exit_code, 1) << r.err;
+  EXPECT_NE(r.err.find("libm.so.6: no symbol mcpt_torch_backend (not mcpt-eval's LibTorch module)"), std::string::npos)
+      << r.err;
+  EXPECT_FALSE(fs::exists(out / "report.json"));
 
   r = mcpt::testutil::run_command(trace + exe + suite + " -q");
   ASSERT_EQ(r.exit_code, 0) << r.err.substr(r.err.size() > 4000 ? r.err.size() - 4000 : 0);
