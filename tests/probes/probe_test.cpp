@@ -447,22 +447,17 @@ TEST(ProbeConfig, KeymynaPresetAndOverrides) {
 
 // The "lbfgs" solver solves the convex objective of scikit-learn's LogisticRegression: on the same
 // standardised data, with weight_decay = 1 / (C * n_train), its class probabilities equal
-// scikit-learn's (lbfgs, multinomial, solved to tol 1e-10) on held-out rows. An AdamW probe with
-// early stopping does not: it is checked to differ, so the comparison can tell the two apart.
+// scikit-learn's (lbfgs, multinomial, solved to tol 1e-10) on held-out rows; with class_weighting
+// on imbalanced classes they equal those of class_weight="balanced" (the same n / (K n_k), whose
+// weights sum to n, so the same C). An AdamW probe with early stopping does not: it is checked to
+// differ, so the comparison can tell the two apart.
 TEST(Probe, LbfgsSolvesScikitLearnsLogisticRegression) {
   Matrix xt, xv, xs;
   std::vector<int> yt, yv, ys;
   blobs(40, 5, 20, 1.2, 11, xt, yt);
   blobs(10, 5, 20, 1.2, 12, xv, yv);
   blobs(20, 5, 20, 1.2, 13, xs, ys);
-  const double c = 0.5, wd = 1.0 / (c * double(xt.rows));
-  auto cfg = ProbeConfig::from_json({{"type", "linear"}, {"solver", "lbfgs"}, {"weight_decay", wd}}, "probe");
-  EXPECT_EQ(cfg.label(), "linear-lbfgs");
-  auto probe = mcpt::probes::make_probe(cfg);
-  probe->fit(xt, yt, xv, yv, 5, 1);
-  const auto log = probe->training_log();
-  EXPECT_TRUE(log.at("converged").get<bool>()) << log.dump();
-  const Matrix logits = probe->predict(xs);
+  const double c = 0.5;
 
   mcpt::testutil::TempDir dir("lbfgs");
   auto dump = [&](const Matrix& m, const std::vector<int>& y, const std::string& name) {
@@ -474,23 +469,28 @@ TEST(Probe, LbfgsSolvesScikitLearnsLogisticRegression) {
     }
     mcpt::testutil::write_text(dir / name, text);
   };
-  dump(xt, yt, "train.txt");
   dump(xs, ys, "test.txt");
   mcpt::testutil::write_text(dir / "fit.py", fmt::format(R"(import numpy as np, sys
 from sklearn.linear_model import LogisticRegression
 from sklearn.preprocessing import StandardScaler
 tr = np.loadtxt(sys.argv[1]); te = np.loadtxt(sys.argv[2])
 s = StandardScaler().fit(tr[:, 1:])
-clf = LogisticRegression(C={}, tol=1e-10, max_iter=100000).fit(s.transform(tr[:, 1:]), tr[:, 0].astype(int))
+clf = LogisticRegression(C={}, tol=1e-10, max_iter=100000, class_weight=None if sys.argv[3] == "none" else sys.argv[3])
+clf.fit(s.transform(tr[:, 1:]), tr[:, 0].astype(int))
 np.savetxt(sys.stdout, clf.predict_proba(s.transform(te[:, 1:])), fmt="%.9g")
 )",
                                                          c));
-  const auto r = mcpt::testutil::run_command(mcpt::testutil::python() + " " + (dir / "fit.py").string() + " " +
-                                             (dir / "train.txt").string() + " " + (dir / "test.txt").string());
-  ASSERT_EQ(r.exit_code, 0) << r.err;
-  std::istringstream in(r.out);
-  auto softmax_diff = [&](const Matrix& l) {
-    std::istringstream again(r.out);
+  auto sklearn = [&](const Matrix& x, const std::vector<int>& y, const std::string& class_weight) {
+    dump(x, y, "train.txt");
+    const auto r = mcpt::testutil::run_command(mcpt::testutil::python() + " " + (dir / "fit.py").string() + " " +
+                                               (dir / "train.txt").string() + " " + (dir / "test.txt").string() + " " +
+                                               class_weight);
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    return r.out;
+  };
+  // The largest difference between our softmax(logits) and scikit-learn's probabilities.
+  auto softmax_diff = [&](const Matrix& l, const std::string& probabilities) {
+    std::istringstream in(probabilities);
     double worst = 0;
     for (int64_t row = 0; row < l.rows; ++row) {
       const float* v = l.row(row);
@@ -499,18 +499,48 @@ np.savetxt(sys.stdout, clf.predict_proba(s.transform(te[:, 1:])), fmt="%.9g")
       for (int64_t k = 0; k < l.cols; ++k) z += std::exp(v[k] - m);
       for (int64_t k = 0; k < l.cols; ++k) {
         double p = 0;
-        again >> p;
+        in >> p;
         worst = std::max(worst, std::abs(std::exp(v[k] - m) / z - p));
       }
     }
-    EXPECT_TRUE(bool(again)) << "scikit-learn printed fewer probabilities than rows x classes";
+    EXPECT_TRUE(bool(in)) << "scikit-learn printed fewer probabilities than rows x classes";
     return worst;
   };
-  EXPECT_LT(softmax_diff(logits), 2e-4);
+  auto fit = [&](const Matrix& x, const std::vector<int>& y, nlohmann::json config) {
+    auto cfg = ProbeConfig::from_json(config, "probe");
+    auto probe = mcpt::probes::make_probe(cfg);
+    probe->fit(x, y, xv, yv, 5, 1);
+    const auto log = probe->training_log();
+    EXPECT_TRUE(log.at("converged").get<bool>()) << log.dump();
+    return probe->predict(xs);
+  };
+
+  const double wd = 1.0 / (c * double(xt.rows));
+  EXPECT_EQ(ProbeConfig::from_json({{"type", "linear"}, {"solver", "lbfgs"}}, "probe").label(), "linear-lbfgs");
+  const std::string plain = sklearn(xt, yt, "none");
+  EXPECT_LT(softmax_diff(fit(xt, yt, {{"type", "linear"}, {"solver", "lbfgs"}, {"weight_decay", wd}}), plain), 2e-4);
+
+  // Imbalanced: 8 rows of class 0 and 20 of class 1 against 40 of each other class (rows are in
+  // class order).
+  Matrix xi;
+  std::vector<int> yi;
+  for (int64_t r = 0; r < xt.rows; ++r) {
+    const int y = yt[size_t(r)], within = int(r % 40);
+    if ((y == 0 && within >= 8) || (y == 1 && within >= 20)) continue;
+    xi.append_row(std::vector<float>(xt.row(r), xt.row(r) + xt.cols));
+    yi.push_back(y);
+  }
+  const double wdi = 1.0 / (c * double(xi.rows));
+  const Matrix weighted = fit(xi, yi, {{"type", "linear"}, {"solver", "lbfgs"}, {"weight_decay", wdi}, {"class_weighting", true}});
+  EXPECT_LT(softmax_diff(weighted, sklearn(xi, yi, "balanced")), 2e-4);
+  // ... and the weights matter: the unweighted fit of the same rows is another solution.
+  EXPECT_GT(softmax_diff(fit(xi, yi, {{"type", "linear"}, {"solver", "lbfgs"}, {"weight_decay", wdi}}),
+                         sklearn(xi, yi, "balanced")),
+            1e-2);
 
   auto adamw = mcpt::probes::make_probe(ProbeConfig::from_json({{"type", "linear"}, {"weight_decay", wd}}, "probe"));
   adamw->fit(xt, yt, xv, yv, 5, 1);
-  EXPECT_GT(softmax_diff(adamw->predict(xs)), 1e-2);
+  EXPECT_GT(softmax_diff(adamw->predict(xs), plain), 1e-2);
 }
 
 TEST(ProbeConfig, LbfgsOnlyForDeterministicLinearProbes) {
