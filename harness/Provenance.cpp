@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "datasets/Audio.h"
+#include "mcpt_git_revision.h"  // generated at build time (tools/git-revision.cmake)
 #include "harness/Runner.h"
 
 namespace mcpt::harness {

@@ -90,6 +90,22 @@ TEST(Cli, HelpVersionAndUsageErrors) {
   EXPECT_NE(r.err.find("/nonexistent/suite.json: no such suite file"), std::string::npos) << r.err;
 }
 
+// The revision in --version (and in every report's provenance) is the commit that was built: it is
+// looked up at build time, not when the build tree was configured (a build tree configured at an
+// older commit used to report that one).
+TEST(Cli, VersionNamesTheCommitThatWasBuilt) {
+  const auto git = mcpt::testutil::run_command(fmt::format("git -C '{}' rev-parse --short=12 HEAD", MCPT_SOURCE_DIR));
+  const auto r = run_cli("--version");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  if (git.exit_code != 0) {  // a source tree outside git (a release tarball)
+    EXPECT_NE(r.out.find("(unknown)"), std::string::npos) << r.out;
+    return;
+  }
+  const std::string rev = git.out.substr(0, git.out.find_first_of("\n"));
+  ASSERT_EQ(rev.size(), 12u) << git.out;
+  EXPECT_NE(r.out.find("(" + rev), std::string::npos) << r.out << " is not HEAD " << rev << ": rebuild";
+}
+
 TEST(Cli, DatasetInfoOnRealAnnotations) {
   const auto root = mcpt::testutil::test_data() / "giantsteps-key";
   auto r = run_cli(fmt::format("dataset-info giantsteps-key '{}' --json", root.string()));
