@@ -249,30 +249,38 @@ bool skinny_products() {
 }
 
 #ifdef MCPT_SKINNY
-// Columns in panels of 24 (3 vectors: 12 accumulators and 4 operands fill the 16 registers).
-__attribute__((target("avx2,fma"))) void product_xb(const float* x, std::size_t rows, std::size_t d, const float* b,
-                                                    std::size_t kp, float* z) {
+namespace {
+// Columns in panels of 24 (3 vectors: 12 accumulators and 4 operands fill the 16 registers), the
+// last one of 8 or 16.
+template <int V>
+MCPT_AVX2 void panel(bool transposed, const float* x, std::size_t rows, std::size_t d, const float* a, std::size_t kp,
+                     float* out) {
+  if (transposed)
+    xtr_panel<V>(x, rows, d, a, kp, out, kp);
+  else
+    xb_panel<V>(x, rows, d, a, kp, out, kp);
+}
+MCPT_AVX2 void panels(bool transposed, const float* x, std::size_t rows, std::size_t d, const float* a,
+                      std::size_t kp, float* out) {
   for (std::size_t c = 0; c < kp; c += 24) {
     const std::size_t w = std::min<std::size_t>(24, kp - c);
     if (w == 24)
-      xb_panel<3>(x, rows, d, b + c, kp, z + c, kp);
+      panel<3>(transposed, x, rows, d, a + c, kp, out + c);
     else if (w == 16)
-      xb_panel<2>(x, rows, d, b + c, kp, z + c, kp);
+      panel<2>(transposed, x, rows, d, a + c, kp, out + c);
     else
-      xb_panel<1>(x, rows, d, b + c, kp, z + c, kp);
+      panel<1>(transposed, x, rows, d, a + c, kp, out + c);
   }
+}
+}  // namespace
+
+__attribute__((target("avx2,fma"))) void product_xb(const float* x, std::size_t rows, std::size_t d, const float* b,
+                                                    std::size_t kp, float* z) {
+  panels(false, x, rows, d, b, kp, z);
 }
 __attribute__((target("avx2,fma"))) void product_xtr(const float* x, std::size_t rows, std::size_t d, const float* r,
                                                      std::size_t kp, float* g) {
-  for (std::size_t c = 0; c < kp; c += 24) {
-    const std::size_t w = std::min<std::size_t>(24, kp - c);
-    if (w == 24)
-      xtr_panel<3>(x, rows, d, r + c, kp, g + c, kp);
-    else if (w == 16)
-      xtr_panel<2>(x, rows, d, r + c, kp, g + c, kp);
-    else
-      xtr_panel<1>(x, rows, d, r + c, kp, g + c, kp);
-  }
+  panels(true, x, rows, d, r, kp, g);
 }
 #else  // callers check skinny_products() first
 void product_xb(const float*, std::size_t, std::size_t, const float*, std::size_t, float*) { std::abort(); }
