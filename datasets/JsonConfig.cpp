@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <fstream>
 #include <limits>
 
 #include <fmt/format.h>
@@ -10,6 +11,22 @@
 #include "datasets/TextTable.h"
 
 namespace mcpt {
+
+nlohmann::json read_json_file(const std::filesystem::path& file, const std::string& noun, const std::string& expected) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  if (!fs::exists(file, ec)) throw Error(fmt::format("{}: no such {}", file.string(), noun));
+  if (fs::is_directory(file, ec)) throw Error(fmt::format("{}: is a folder, expected {}", file.string(), expected));
+  if (!fs::is_regular_file(file, ec))
+    throw Error(fmt::format("{}: not a regular file (a FIFO or device?), expected {}", file.string(), expected));
+  std::ifstream in(file, std::ios::binary);
+  if (!in) throw Error(fmt::format("{}: cannot open {}", file.string(), noun));
+  try {
+    return nlohmann::json::parse(in);
+  } catch (const nlohmann::json::parse_error& e) {
+    throw Error(fmt::format("{}: not valid JSON: {}", file.string(), e.what()));
+  }
+}
 
 std::string json_type_name(const nlohmann::json& j) {
   switch (j.type()) {

@@ -2,6 +2,7 @@
 // `suite.encoders[2].layer: expected integer, got "last"`. Used by every from_json in the project.
 #pragma once
 #include <cstdint>
+#include <filesystem>
 #include <initializer_list>
 #include <string>
 #include <vector>
@@ -38,6 +39,12 @@ class JsonObject {
   std::string path_;
   std::vector<std::string> known_;
 };
+
+// Reads a JSON file given on the command line. Errors name the file and say what it should be:
+// "<file>: no such <noun>", "<file>: is a folder, expected <expected>", "... not a regular file (a
+// FIFO or device?) ...", "<file>: cannot open <noun>", "<file>: not valid JSON: <where>". E.g. noun
+// "suite file", expected "a suite .json file".
+nlohmann::json read_json_file(const std::filesystem::path& file, const std::string& noun, const std::string& expected);
 
 std::string json_type_name(const nlohmann::json& j);  // "integer", "string", "object" ...
 std::string json_brief(const nlohmann::json& j);      // the value, shortened for messages

@@ -85,18 +85,7 @@ std::string one_of(JsonObject& o, const char* key, const std::string& fallback, 
 }  // namespace
 
 PretrainConfig PretrainConfig::load(const fs::path& file) {
-  std::error_code ec;
-  if (!fs::exists(file, ec)) throw Error(fmt::format("{}: no such pre-training config", file.string()));
-  if (!fs::is_regular_file(file, ec))
-    throw Error(fmt::format("{}: not a regular file, expected a pre-training config .json", file.string()));
-  std::ifstream in(file, std::ios::binary);
-  if (!in) throw Error(fmt::format("{}: cannot open the pre-training config", file.string()));
-  nlohmann::json j;
-  try {
-    j = nlohmann::json::parse(in);
-  } catch (const nlohmann::json::parse_error& e) {
-    throw Error(fmt::format("{}: not valid JSON: {}", file.string(), e.what()));
-  }
+  const nlohmann::json j = read_json_file(file, "pre-training config", "a pre-training config .json");
   try {
     return parse(j, fs::absolute(file).lexically_normal());
   } catch (const Error& e) {

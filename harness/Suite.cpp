@@ -182,19 +182,7 @@ nlohmann::json Sweep::spec_at(double value) const {
 }
 
 Suite Suite::load(const fs::path& file) {
-  std::error_code ec;
-  if (!fs::exists(file, ec)) throw Error(fmt::format("{}: no such suite file", file.string()));
-  if (fs::is_directory(file, ec)) throw Error(fmt::format("{}: is a folder, expected a suite .json file", file.string()));
-  if (!fs::is_regular_file(file, ec))
-    throw Error(fmt::format("{}: not a regular file (a FIFO or device?), expected a suite .json file", file.string()));
-  std::ifstream in(file, std::ios::binary);
-  if (!in) throw Error(fmt::format("{}: cannot open suite file", file.string()));
-  nlohmann::json j;
-  try {
-    j = nlohmann::json::parse(in, nullptr, true, /*ignore_comments=*/false);
-  } catch (const nlohmann::json::parse_error& e) {
-    throw Error(fmt::format("{}: not valid JSON: {}", file.string(), e.what()));
-  }
+  const nlohmann::json j = read_json_file(file, "suite file", "a suite .json file");
   try {
     return parse(j, fs::absolute(file).lexically_normal());
   } catch (const Error& e) {

@@ -12,6 +12,7 @@
 #include <fmt/ranges.h>
 
 #include "datasets/Error.h"
+#include "datasets/JsonConfig.h"
 
 namespace fs = std::filesystem;
 
@@ -45,14 +46,7 @@ void write_file_atomic(const fs::path& path, const std::string& text) {
 void write_json_atomic(const fs::path& path, const nlohmann::json& j) { write_file_atomic(path, j.dump(2) + "\n"); }
 
 nlohmann::json read_report(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw Error(fmt::format("{}: cannot open report", path.string()));
-  nlohmann::json j;
-  try {
-    j = nlohmann::json::parse(in);
-  } catch (const nlohmann::json::parse_error& e) {
-    throw Error(fmt::format("{}: not valid JSON ({})", path.string(), e.what()));
-  }
+  const nlohmann::json j = read_json_file(path, "report", "a report.json");
   if (!j.is_object() || !j.contains("schema_version") || !j["schema_version"].is_string())
     throw Error(fmt::format("{}: schema_version: missing (not an mcpt-eval report?)", path.string()));
   if (j["schema_version"].get<std::string>().rfind("1.", 0) != 0)
