@@ -9,6 +9,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "datasets/Error.h"
+
 namespace mcpt {
 
 // A view of one JSON object at a path. Reading a key marks it known; finish() rejects unknown keys.
@@ -45,6 +47,18 @@ class JsonObject {
 // FIFO or device?) ...", "<file>: cannot open <noun>", "<file>: not valid JSON: <where>". E.g. noun
 // "suite file", expected "a suite .json file".
 nlohmann::json read_json_file(const std::filesystem::path& file, const std::string& noun, const std::string& expected);
+// read_json_file, then parse(json, the file's absolute path); the parser's errors are prefixed with
+// the file as given ("<file>: suite.encoders[1].type: ...").
+template <class Parse>
+auto parse_json_file(const std::filesystem::path& file, const std::string& noun, const std::string& expected,
+                     Parse&& parse) {
+  const nlohmann::json j = read_json_file(file, noun, expected);
+  try {
+    return parse(j, std::filesystem::absolute(file).lexically_normal());
+  } catch (const Error& e) {
+    throw Error(file.string() + ": " + e.what(), e.code());
+  }
+}
 
 std::string json_type_name(const nlohmann::json& j);  // "integer", "string", "object" ...
 std::string json_brief(const nlohmann::json& j);      // the value, shortened for messages

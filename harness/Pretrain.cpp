@@ -85,12 +85,8 @@ std::string one_of(JsonObject& o, const char* key, const std::string& fallback, 
 }  // namespace
 
 PretrainConfig PretrainConfig::load(const fs::path& file) {
-  const nlohmann::json j = read_json_file(file, "pre-training config", "a pre-training config .json");
-  try {
-    return parse(j, fs::absolute(file).lexically_normal());
-  } catch (const Error& e) {
-    throw Error(fmt::format("{}: {}", file.string(), e.what()), e.code());
-  }
+  return parse_json_file(file, "pre-training config", "a pre-training config .json",
+                         [](const nlohmann::json& j, const fs::path& abs) { return parse(j, abs); });
 }
 
 PretrainConfig PretrainConfig::parse(const nlohmann::json& j, const fs::path& file) {

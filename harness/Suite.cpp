@@ -182,12 +182,8 @@ nlohmann::json Sweep::spec_at(double value) const {
 }
 
 Suite Suite::load(const fs::path& file) {
-  const nlohmann::json j = read_json_file(file, "suite file", "a suite .json file");
-  try {
-    return parse(j, fs::absolute(file).lexically_normal());
-  } catch (const Error& e) {
-    throw Error(fmt::format("{}: {}", file.string(), e.what()), e.code());
-  }
+  return parse_json_file(file, "suite file", "a suite .json file",
+                         [](const nlohmann::json& j, const fs::path& abs) { return parse(j, abs); });
 }
 
 Suite Suite::parse(const nlohmann::json& j, const fs::path& file) {
