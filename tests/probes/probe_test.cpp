@@ -38,6 +38,14 @@ void blobs(int n_per_class, int classes, int dim, double sep, unsigned seed, Mat
     }
 }
 
+// Train, validation and (n_test > 0) test blobs with seeds seed, seed + 1 and seed + 2.
+void blob_splits(int n_train, int n_valid, int n_test, int classes, int dim, double sep, unsigned seed, Matrix& xt,
+                 std::vector<int>& yt, Matrix& xv, std::vector<int>& yv, Matrix& xs, std::vector<int>& ys) {
+  blobs(n_train, classes, dim, sep, seed, xt, yt);
+  blobs(n_valid, classes, dim, sep, seed + 1, xv, yv);
+  if (n_test > 0) blobs(n_test, classes, dim, sep, seed + 2, xs, ys);
+}
+
 double accuracy(const Matrix& logits, const std::vector<int>& y) {
   int ok = 0;
   for (int64_t r = 0; r < logits.rows; ++r) {
@@ -80,9 +88,7 @@ ProbeConfig config(const std::string& type) {
 TEST(Probe, LinearLearnsSeparableClasses) {
   Matrix xt, xv, xs;
   std::vector<int> yt, yv, ys;
-  blobs(20, 24, 32, 4.0, 1, xt, yt);
-  blobs(5, 24, 32, 4.0, 2, xv, yv);
-  blobs(10, 24, 32, 4.0, 3, xs, ys);
+  blob_splits(20, 5, 10, 24, 32, 4.0, 1, xt, yt, xv, yv, xs, ys);
   auto p = mcpt::probes::make_probe(config("linear"));
   p->fit(xt, yt, xv, yv, 24, 7);
   EXPECT_GT(accuracy(p->predict(xs), ys), 0.8);  // chance: 1/24; Bayes: about 0.95
@@ -91,9 +97,7 @@ TEST(Probe, LinearLearnsSeparableClasses) {
 TEST(Probe, MlpLearnsSeparableClasses) {
   Matrix xt, xv, xs;
   std::vector<int> yt, yv, ys;
-  blobs(20, 24, 32, 4.0, 1, xt, yt);
-  blobs(5, 24, 32, 4.0, 2, xv, yv);
-  blobs(10, 24, 32, 4.0, 3, xs, ys);
+  blob_splits(20, 5, 10, 24, 32, 4.0, 1, xt, yt, xv, yv, xs, ys);
   auto p = mcpt::probes::make_probe(config("mlp"));
   p->fit(xt, yt, xv, yv, 24, 7);
   EXPECT_GT(accuracy(p->predict(xs), ys), 0.85);
@@ -102,10 +106,9 @@ TEST(Probe, MlpLearnsSeparableClasses) {
 TEST(Probe, EarlyStoppingRestoresBestValidationWeights) {
   // Few, noisy training rows in many dimensions: the probe overfits, validation loss turns upward,
   // and the returned weights must be those of the best validation epoch, not the last.
-  Matrix xt, xv;
-  std::vector<int> yt, yv;
-  blobs(3, 4, 200, 1.0, 11, xt, yt);
-  blobs(20, 4, 200, 1.0, 12, xv, yv);
+  Matrix xt, xv, xs;
+  std::vector<int> yt, yv, ys;
+  blob_splits(3, 20, 0, 4, 200, 1.0, 11, xt, yt, xv, yv, xs, ys);
   auto c = config("linear");
   c.lr = 0.05;
   c.epochs = 150;
@@ -126,9 +129,7 @@ TEST(Probe, EarlyStoppingRestoresBestValidationWeights) {
 TEST(Probe, StandardisationUsesTrainingStatisticsOnly) {
   Matrix xt, xv, xs;
   std::vector<int> yt, yv, ys;
-  blobs(10, 24, 24, 3.0, 1, xt, yt);
-  blobs(4, 24, 24, 3.0, 2, xv, yv);
-  blobs(4, 24, 24, 3.0, 3, xs, ys);
+  blob_splits(10, 4, 4, 24, 24, 3.0, 1, xt, yt, xv, yv, xs, ys);
   auto p = mcpt::probes::make_probe(config("linear"));
   p->fit(xt, yt, xv, yv, 24, 5);
   // A row's logits must not depend on which other rows are predicted with it (a scaler fitted on
@@ -146,10 +147,9 @@ TEST(Probe, StandardisationUsesTrainingStatisticsOnly) {
 }
 
 TEST(Probe, DeterministicForASeed) {
-  Matrix xt, xv;
-  std::vector<int> yt, yv;
-  blobs(10, 24, 24, 2.0, 1, xt, yt);
-  blobs(3, 24, 24, 2.0, 2, xv, yv);
+  Matrix xt, xv, xs;
+  std::vector<int> yt, yv, ys;
+  blob_splits(10, 3, 0, 24, 24, 2.0, 1, xt, yt, xv, yv, xs, ys);
   auto a = mcpt::probes::make_probe(config("mlp"));
   auto b = mcpt::probes::make_probe(config("mlp"));
   a->fit(xt, yt, xv, yv, 24, 42);
@@ -158,10 +158,9 @@ TEST(Probe, DeterministicForASeed) {
 }
 
 TEST(Probe, SelectionFollowsTheValidationScoreAndRecordsEveryPoint) {
-  Matrix xt, xv;
-  std::vector<int> yt, yv;
-  blobs(6, 24, 24, 3.0, 1, xt, yt);
-  blobs(2, 24, 24, 3.0, 2, xv, yv);
+  Matrix xt, xv, xs;
+  std::vector<int> yt, yv, ys;
+  blob_splits(6, 2, 0, 24, 24, 3.0, 1, xt, yt, xv, yv, xs, ys);
   auto c = ProbeConfig::from_json({{"type", "linear"}, {"epochs", 5}, {"grid", {{"lr", {0.1, 0.01, 0.001}}}}}, "p");
   int call = 0;
   // A validation score that prefers the second grid point, whatever the logits say.
@@ -188,10 +187,9 @@ TEST(Probe, NoneProbePassesKeyScoresThrough) {
 }
 
 TEST(Probe, BadInputIsAClearError) {
-  Matrix xt, xv;
-  std::vector<int> yt, yv;
-  blobs(2, 24, 24, 1.0, 1, xt, yt);
-  blobs(1, 24, 24, 1.0, 2, xv, yv);
+  Matrix xt, xv, xs;
+  std::vector<int> yt, yv, ys;
+  blob_splits(2, 1, 0, 24, 24, 1.0, 1, xt, yt, xv, yv, xs, ys);
   auto p = mcpt::probes::make_probe(config("linear"));
   EXPECT_THROW(p->fit(Matrix(0, 24), {}, xv, yv, 24, 1), mcpt::Error);
   EXPECT_THROW(p->fit(xt, yt, Matrix(0, 24), {}, 24, 1), mcpt::Error);
@@ -281,9 +279,7 @@ std::vector<float> column_means(const Matrix& x) {
 TEST(ProbeMistakes, ScalerIsFittedOnTrainingDataOnly) {
   Matrix xt, xv, xs;
   std::vector<int> yt, yv, ys;
-  blobs(10, 24, 24, 3.0, 1, xt, yt);
-  blobs(4, 24, 24, 3.0, 2, xv, yv);
-  blobs(4, 24, 24, 3.0, 3, xs, ys);
+  blob_splits(10, 4, 4, 24, 24, 3.0, 1, xt, yt, xv, yv, xs, ys);
   auto p = mcpt::probes::make_probe(config("linear"));
   p->fit(xt, yt, xv, yv, 24, 5);
   const auto st = p->standardisation();
@@ -311,10 +307,9 @@ TEST(ProbeMistakes, EarlyStoppingRestoresACopyIncludingBatchNormStatistics) {
   // An MLP with batch norm overfits few noisy rows; the restored network (weights and running
   // statistics) must reproduce the best epoch's validation loss: restoring the last epoch, or keeping
   // references to the live parameters, or forgetting the batch-norm buffers, each breaks this.
-  Matrix xt, xv;
-  std::vector<int> yt, yv;
-  blobs(4, 4, 100, 1.0, 21, xt, yt);
-  blobs(20, 4, 100, 1.0, 22, xv, yv);
+  Matrix xt, xv, xs;
+  std::vector<int> yt, yv, ys;
+  blob_splits(4, 20, 0, 4, 100, 1.0, 21, xt, yt, xv, yv, xs, ys);
   auto c = ProbeConfig::from_json({{"type", "mlp"}, {"hidden", {64}}, {"batch_norm", true}, {"dropout", 0.0},
                                    {"lr", 0.01}, {"epochs", 120}, {"patience", 120}, {"batch_size", 8}},
                                   "p");
@@ -339,9 +334,7 @@ TEST(ProbeMistakes, SelectionCannotReceiveTestData) {
   // Instrumented: the score callback receives exactly the validation predictions of each candidate.
   Matrix xt, xv, xs;
   std::vector<int> yt, yv, ys;
-  blobs(8, 24, 24, 2.0, 1, xt, yt);
-  blobs(3, 24, 24, 2.0, 2, xv, yv);
-  blobs(5, 24, 24, 2.0, 3, xs, ys);
+  blob_splits(8, 3, 5, 24, 24, 2.0, 1, xt, yt, xv, yv, xs, ys);
   auto c = ProbeConfig::from_json({{"type", "linear"}, {"epochs", 30}, {"grid", {{"lr", {0.3, 0.01, 0.0001}}}}}, "p");
   std::vector<Matrix> seen;
   auto score = [&](const Matrix& logits) {
@@ -407,10 +400,9 @@ TEST(ProbeMistakes, ClassWeightingRaisesMinorityRecall) {
 }
 
 TEST(ProbeMistakes, IdenticalSeedIdenticalNumbersOtherSeedOtherNumbers) {
-  Matrix xt, xv;
-  std::vector<int> yt, yv;
-  blobs(10, 24, 24, 2.0, 1, xt, yt);
-  blobs(3, 24, 24, 2.0, 2, xv, yv);
+  Matrix xt, xv, xs;
+  std::vector<int> yt, yv, ys;
+  blob_splits(10, 3, 0, 24, 24, 2.0, 1, xt, yt, xv, yv, xs, ys);
   auto c = ProbeConfig::from_json(
       {{"type", "mlp"}, {"hidden", {32, 16}}, {"batch_norm", true}, {"class_weighting", true}, {"epochs", 30}}, "p");
   auto a = mcpt::probes::make_probe(c), b = mcpt::probes::make_probe(c), d = mcpt::probes::make_probe(c);
@@ -454,9 +446,7 @@ TEST(ProbeConfig, KeymynaPresetAndOverrides) {
 TEST(Probe, LbfgsSolvesScikitLearnsLogisticRegression) {
   Matrix xt, xv, xs;
   std::vector<int> yt, yv, ys;
-  blobs(40, 5, 20, 1.2, 11, xt, yt);
-  blobs(10, 5, 20, 1.2, 12, xv, yv);
-  blobs(20, 5, 20, 1.2, 13, xs, ys);
+  blob_splits(40, 10, 20, 5, 20, 1.2, 11, xt, yt, xv, yv, xs, ys);
   const double c = 0.5;
 
   mcpt::testutil::TempDir dir("lbfgs");
