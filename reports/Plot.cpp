@@ -4,6 +4,7 @@
 #include <atomic>
 #include <cmath>
 #include <fstream>
+#include <iterator>
 #include <set>
 
 #include <fmt/format.h>
@@ -71,7 +72,9 @@ double as_number(const json& j, const std::string& path, double lo = -INFINITY, 
   if (!std::isfinite(v) || v < lo || v > hi) throw Error(fmt::format("{}: expected {}, got {}", path, what, j.dump()));
   return v;
 }
-double as_fraction(const json& j, const std::string& path) { return as_number(j, path, 0.0, 1.0, "a fraction in [0, 1]"); }
+double as_fraction(const json& j, const std::string& path) {
+  return as_number(j, path, 0.0, 1.0, "a fraction in [0, 1]");
+}
 double get_fraction(const json& obj, const std::string& path, const char* key) {
   return as_fraction(need(obj, path, key, "number"), join(path, key));
 }
@@ -115,6 +118,25 @@ std::optional<Interval> opt_interval(const json& obj, const std::string& path, c
   return ci;
 }
 
+// Each element of the array obj.key, checked to be an object, with its path ("robustness.consistency[2]").
+template <class F>
+void each_object(const json& obj, const std::string& path, const char* key, F read) {
+  const json& list = array(obj, path, key);
+  const std::string p = join(path, key);
+  for (size_t i = 0; i < list.size(); ++i) {
+    const std::string pi = at(p, i);
+    read(object(list[i], pi), pi);
+  }
+}
+// The same for an optional array: absent or null means no elements.
+template <class F>
+void each_optional_object(const json& obj, const std::string& path, const char* key, F read) {
+  if (maybe(obj, key)) each_object(obj, path, key, read);
+}
+const json& member_object(const json& obj, const std::string& path, const char* key) {
+  return object(need(obj, path, key, "object"), join(path, key));
+}
+
 std::vector<double> numbers(const json& obj, const std::string& path, const char* key) {
   const json& a = array(obj, path, key);
   std::vector<double> v;
@@ -131,35 +153,27 @@ Categories categories(const json& c, const std::string& path) {
 }
 
 void read_results(const json& report, Model& m) {
-  const json& results = array(report, "", "results");
   std::set<std::string> splits;
-  for (size_t i = 0; i < results.size(); ++i) {
-    const std::string p = at("results", i);
-    const json& r = object(results[i], p);
+  each_object(report, "", "results", [&](const json& r, const std::string& p) {
     ResultRow row;
     row.encoder = get_string(r, p, "encoder");
     row.probe = get_string(r, p, "probe");
     row.dataset = get_string(r, p, "dataset");
     row.split = opt_string(r, p, "split");
     const std::string pm = p + ".metrics";
-    const json& metrics = object(need(r, p, "metrics", "object"), pm);
+    const json& metrics = member_object(r, p, "metrics");
     row.accuracy = get_fraction(metrics, pm, "accuracy");
     row.weighted = get_fraction(metrics, pm, "weighted_score");
     row.accuracy_ci = opt_interval(metrics, pm, "accuracy_ci95");
     row.weighted_ci = opt_interval(metrics, pm, "weighted_score_ci95");
     row.n_tracks = opt_count(metrics, pm, "n_tracks");
     if (const json* c = maybe(metrics, "categories")) row.categories = categories(*c, pm + ".categories");
-    if (const json* seeds = maybe(r, "per_seed")) {
-      if (!seeds->is_array()) wrong_type(p + ".per_seed", "array", *seeds);
-      for (size_t s = 0; s < seeds->size(); ++s) {
-        const std::string ps = at(p + ".per_seed", s);
-        const json& e = object((*seeds)[s], ps);
-        row.seeds.push_back({get_fraction(e, ps, "accuracy"), get_fraction(e, ps, "weighted_score")});
-      }
-    }
+    each_optional_object(r, p, "per_seed", [&](const json& e, const std::string& ps) {
+      row.seeds.push_back({get_fraction(e, ps, "accuracy"), get_fraction(e, ps, "weighted_score")});
+    });
     splits.insert(row.dataset + ":" + row.split);
     m.results.push_back(std::move(row));
-  }
+  });
   m.show_split = splits.size() > 1;
 }
 
@@ -174,174 +188,148 @@ Score score(const json& j, const std::string& path) {
   return s;
 }
 
-// Curves are drawn in order of strength, whatever order the report lists them in.
+// A curve's points, drawn in order of strength (`x`) whatever order the report lists them in.
 template <class P, class F>
-void sort_points(std::vector<P>& points, F key) {
-  std::stable_sort(points.begin(), points.end(), [&](const P& a, const P& b) { return key(a) < key(b); });
+std::vector<P> points(const json& curve, const std::string& path, double P::*x, F read) {
+  std::vector<P> v;
+  each_object(curve, path, "points", [&](const json& q, const std::string& pq) { v.push_back(read(q, pq)); });
+  std::stable_sort(v.begin(), v.end(), [&](const P& a, const P& b) { return a.*x < b.*x; });
+  return v;
+}
+
+// A curve that is an encoder's (and maybe a probe's) points and nothing else: consistency, augmentation.
+template <class C, class P, class F>
+C probe_curve(const json& e, const std::string& p, double P::*x, F read) {
+  C c;
+  c.encoder = get_string(e, p, "encoder");
+  c.probe = opt_string(e, p, "probe");
+  c.points = points(e, p, x, read);
+  return c;
+}
+
+// Which deformation a curve is about and how its strength is given (StrengthCurve, InvarianceCurve).
+template <class C>
+void read_deformation(const json& e, const std::string& p, C& c) {
+  c.deformation = get_string(e, p, "deformation");
+  c.parameter = opt_string(e, p, "parameter");
+  c.unit = opt_string(e, p, "unit");
+}
+
+// How alike the embeddings stay: an invariance point, or a control measured the same way.
+template <class T>
+void read_similarity(const json& q, const std::string& p, T& s) {
+  s.cosine = as_cosine(need(q, p, "cosine", "number"), p + ".cosine");
+  s.cosine_ci = opt_interval(q, p, "cosine_ci", -1 - kSlack, 1 + kSlack);
+  s.cka = opt_cka(q, p, "cka");
+}
+
+// robustness.<key>, when present: each element read into one entry of `into`.
+template <class T, class F>
+void read_list(const json& rob, const char* key, std::vector<T>& into, F read) {
+  each_optional_object(rob, "robustness", key,
+                       [&](const json& e, const std::string& p) { into.push_back(read(e, p)); });
+}
+
+AugmentationPoint augmentation_point(const json& q, const std::string& pp) {
+  AugmentationPoint pt;
+  pt.semitones = get_number(q, pp, "semitones");
+  // Both halves are checked to be objects before either's fields are read: which error comes first is part of
+  // the contract.
+  const json& clean = member_object(q, pp, "clean");
+  const json& aug = member_object(q, pp, "augmented");
+  pt.clean = get_fraction(clean, pp + ".clean", "accuracy");
+  pt.clean_ci = opt_interval(clean, pp + ".clean", "accuracy_ci");
+  pt.augmented = get_fraction(aug, pp + ".augmented", "accuracy");
+  pt.augmented_ci = opt_interval(aug, pp + ".augmented", "accuracy_ci");
+  return pt;
 }
 
 void read_robustness(const json& report, Model& m) {
   const json* rob = maybe(report, "robustness");
   if (!rob) return;
-  const std::string base = "robustness";
-  object(*rob, base);
+  object(*rob, "robustness");
 
-  if (maybe(*rob, "accuracy_vs_strength")) {
-    const json& list = array(*rob, base, "accuracy_vs_strength");
-    for (size_t i = 0; i < list.size(); ++i) {
-      const std::string p = at(base + ".accuracy_vs_strength", i);
-      const json& e = object(list[i], p);
-      StrengthCurve c;
-      c.encoder = get_string(e, p, "encoder");
-      c.probe = opt_string(e, p, "probe");
-      c.test = opt_string(e, p, "test");
-      c.deformation = get_string(e, p, "deformation");
-      c.parameter = opt_string(e, p, "parameter");
-      c.unit = opt_string(e, p, "unit");
-      const json& points = array(e, p, "points");
-      for (size_t k = 0; k < points.size(); ++k) {
-        const std::string pp = at(p + ".points", k);
-        const json& q = object(points[k], pp);
-        StrengthPoint pt;
-        pt.strength = get_number(q, pp, "strength");
-        pt.n_tracks = opt_count(q, pp, "n_tracks");
-        pt.moved = score(need(q, pp, "moved", "object"), pp + ".moved");
-        if (const json* o = maybe(q, "original")) pt.original = score(*o, pp + ".original");
-        c.points.push_back(pt);
+  read_list(*rob, "accuracy_vs_strength", m.accuracy, [](const json& e, const std::string& p) {
+    StrengthCurve c;
+    c.encoder = get_string(e, p, "encoder");
+    c.probe = opt_string(e, p, "probe");
+    c.test = opt_string(e, p, "test");
+    read_deformation(e, p, c);
+    c.points = points(e, p, &StrengthPoint::strength, [](const json& q, const std::string& pp) {
+      StrengthPoint pt;
+      pt.strength = get_number(q, pp, "strength");
+      pt.n_tracks = opt_count(q, pp, "n_tracks");
+      pt.moved = score(member_object(q, pp, "moved"), pp + ".moved");
+      if (const json* o = maybe(q, "original")) pt.original = score(*o, pp + ".original");
+      return pt;
+    });
+    return c;
+  });
+  read_list(*rob, "consistency", m.consistency, [](const json& e, const std::string& p) {
+    return probe_curve<ConsistencyCurve>(e, p, &ValuePoint::x, [](const json& q, const std::string& pp) {
+      return ValuePoint{get_number(q, pp, "semitones"), get_fraction(q, pp, "value"), opt_interval(q, pp, "ci")};
+    });
+  });
+  read_list(*rob, "invariance", m.invariance, [](const json& e, const std::string& p) {
+    InvarianceCurve c;
+    c.encoder = get_string(e, p, "encoder");
+    read_deformation(e, p, c);
+    c.points = points(e, p, &InvariancePoint::strength, [](const json& q, const std::string& pp) {
+      InvariancePoint pt;
+      pt.strength = get_number(q, pp, "strength");
+      read_similarity(q, pp, pt);
+      return pt;
+    });
+    each_optional_object(e, p, "controls", [&](const json& q, const std::string& pc) {
+      Control ctl;
+      ctl.name = get_string(q, pc, "name");
+      ctl.label = opt_string(q, pc, "label");
+      read_similarity(q, pc, ctl);
+      c.controls.push_back(ctl);
+    });
+    return c;
+  });
+  read_list(*rob, "decodability", m.decodability, [](const json& e, const std::string& p) {
+    Decodability d;
+    d.encoder = get_string(e, p, "encoder");
+    d.deformation = get_string(e, p, "deformation");
+    if (maybe(e, "classes")) d.n_classes = array(e, p, "classes").size();
+    d.accuracy = get_fraction(e, p, "accuracy");
+    d.accuracy_ci = opt_interval(e, p, "accuracy_ci");
+    d.chance = get_fraction(e, p, "chance");
+    return d;
+  });
+  read_list(*rob, "train_test", m.train_test, [](const json& e, const std::string& p) {
+    TrainTest t;
+    t.encoder = get_string(e, p, "encoder");
+    t.probe = opt_string(e, p, "probe");
+    t.train_shifts = numbers(e, p, "train_shifts");
+    t.test_shifts = numbers(e, p, "test_shifts");
+    auto matrix = [&](const char* key) {
+      const std::string pm = join(p, key);
+      const json& rows = array(e, p, key);
+      if (rows.size() != t.train_shifts.size())
+        throw Error(fmt::format("{}: expected {} rows (one per training shift), got {}", pm, t.train_shifts.size(),
+                                rows.size()));
+      std::vector<std::vector<double>> out;
+      for (size_t r = 0; r < rows.size(); ++r) {
+        const std::string pr = at(pm, r);
+        if (!rows[r].is_array()) wrong_type(pr, "array", rows[r]);
+        if (rows[r].size() != t.test_shifts.size())
+          throw Error(fmt::format("{}: expected {} values (one per test shift), got {}", pr, t.test_shifts.size(),
+                                  rows[r].size()));
+        out.emplace_back();
+        for (size_t k = 0; k < rows[r].size(); ++k) out.back().push_back(as_fraction(rows[r][k], at(pr, k)));
       }
-      sort_points(c.points, [](const StrengthPoint& q) { return q.strength; });
-      m.accuracy.push_back(std::move(c));
-    }
-  }
-  if (maybe(*rob, "consistency")) {
-    const json& list = array(*rob, base, "consistency");
-    for (size_t i = 0; i < list.size(); ++i) {
-      const std::string p = at(base + ".consistency", i);
-      const json& e = object(list[i], p);
-      ConsistencyCurve c;
-      c.encoder = get_string(e, p, "encoder");
-      c.probe = opt_string(e, p, "probe");
-      const json& points = array(e, p, "points");
-      for (size_t k = 0; k < points.size(); ++k) {
-        const std::string pp = at(p + ".points", k);
-        const json& q = object(points[k], pp);
-        c.points.push_back({get_number(q, pp, "semitones"), get_fraction(q, pp, "value"), opt_interval(q, pp, "ci")});
-      }
-      sort_points(c.points, [](const ValuePoint& q) { return q.x; });
-      m.consistency.push_back(std::move(c));
-    }
-  }
-  if (maybe(*rob, "invariance")) {
-    const json& list = array(*rob, base, "invariance");
-    for (size_t i = 0; i < list.size(); ++i) {
-      const std::string p = at(base + ".invariance", i);
-      const json& e = object(list[i], p);
-      InvarianceCurve c;
-      c.encoder = get_string(e, p, "encoder");
-      c.deformation = get_string(e, p, "deformation");
-      c.parameter = opt_string(e, p, "parameter");
-      c.unit = opt_string(e, p, "unit");
-      const json& points = array(e, p, "points");
-      for (size_t k = 0; k < points.size(); ++k) {
-        const std::string pp = at(p + ".points", k);
-        const json& q = object(points[k], pp);
-        InvariancePoint pt;
-        pt.strength = get_number(q, pp, "strength");
-        pt.cosine = as_cosine(need(q, pp, "cosine", "number"), pp + ".cosine");
-        pt.cosine_ci = opt_interval(q, pp, "cosine_ci", -1 - kSlack, 1 + kSlack);
-        pt.cka = opt_cka(q, pp, "cka");
-        c.points.push_back(pt);
-      }
-      sort_points(c.points, [](const InvariancePoint& q) { return q.strength; });
-      if (maybe(e, "controls")) {
-        const json& controls = array(e, p, "controls");
-        for (size_t k = 0; k < controls.size(); ++k) {
-          const std::string pc = at(p + ".controls", k);
-          const json& q = object(controls[k], pc);
-          Control ctl;
-          ctl.name = get_string(q, pc, "name");
-          ctl.label = opt_string(q, pc, "label");
-          ctl.cosine = as_cosine(need(q, pc, "cosine", "number"), pc + ".cosine");
-          ctl.cosine_ci = opt_interval(q, pc, "cosine_ci", -1 - kSlack, 1 + kSlack);
-          ctl.cka = opt_cka(q, pc, "cka");
-          c.controls.push_back(ctl);
-        }
-      }
-      m.invariance.push_back(std::move(c));
-    }
-  }
-  if (maybe(*rob, "decodability")) {
-    const json& list = array(*rob, base, "decodability");
-    for (size_t i = 0; i < list.size(); ++i) {
-      const std::string p = at(base + ".decodability", i);
-      const json& e = object(list[i], p);
-      Decodability d;
-      d.encoder = get_string(e, p, "encoder");
-      d.deformation = get_string(e, p, "deformation");
-      if (maybe(e, "classes")) d.n_classes = array(e, p, "classes").size();
-      d.accuracy = get_fraction(e, p, "accuracy");
-      d.accuracy_ci = opt_interval(e, p, "accuracy_ci");
-      d.chance = get_fraction(e, p, "chance");
-      m.decodability.push_back(d);
-    }
-  }
-  if (maybe(*rob, "train_test")) {
-    const json& list = array(*rob, base, "train_test");
-    for (size_t i = 0; i < list.size(); ++i) {
-      const std::string p = at(base + ".train_test", i);
-      const json& e = object(list[i], p);
-      TrainTest t;
-      t.encoder = get_string(e, p, "encoder");
-      t.probe = opt_string(e, p, "probe");
-      t.train_shifts = numbers(e, p, "train_shifts");
-      t.test_shifts = numbers(e, p, "test_shifts");
-      auto matrix = [&](const char* key) {
-        const std::string pm = join(p, key);
-        const json& rows = array(e, p, key);
-        if (rows.size() != t.train_shifts.size())
-          throw Error(fmt::format("{}: expected {} rows (one per training shift), got {}", pm, t.train_shifts.size(), rows.size()));
-        std::vector<std::vector<double>> out;
-        for (size_t r = 0; r < rows.size(); ++r) {
-          const std::string pr = at(pm, r);
-          if (!rows[r].is_array()) wrong_type(pr, "array", rows[r]);
-          if (rows[r].size() != t.test_shifts.size())
-            throw Error(fmt::format("{}: expected {} values (one per test shift), got {}", pr, t.test_shifts.size(), rows[r].size()));
-          out.emplace_back();
-          for (size_t k = 0; k < rows[r].size(); ++k) out.back().push_back(as_fraction(rows[r][k], at(pr, k)));
-        }
-        return out;
-      };
-      t.accuracy = matrix("accuracy");
-      if (maybe(e, "weighted_score")) t.weighted = matrix("weighted_score");
-      m.train_test.push_back(std::move(t));
-    }
-  }
-  if (maybe(*rob, "training_augmentation")) {
-    const json& list = array(*rob, base, "training_augmentation");
-    for (size_t i = 0; i < list.size(); ++i) {
-      const std::string p = at(base + ".training_augmentation", i);
-      const json& e = object(list[i], p);
-      AugmentationCurve c;
-      c.encoder = get_string(e, p, "encoder");
-      c.probe = opt_string(e, p, "probe");
-      const json& points = array(e, p, "points");
-      for (size_t k = 0; k < points.size(); ++k) {
-        const std::string pp = at(p + ".points", k);
-        const json& q = object(points[k], pp);
-        AugmentationPoint pt;
-        pt.semitones = get_number(q, pp, "semitones");
-        const json& clean = object(need(q, pp, "clean", "object"), pp + ".clean");
-        const json& aug = object(need(q, pp, "augmented", "object"), pp + ".augmented");
-        pt.clean = get_fraction(clean, pp + ".clean", "accuracy");
-        pt.clean_ci = opt_interval(clean, pp + ".clean", "accuracy_ci");
-        pt.augmented = get_fraction(aug, pp + ".augmented", "accuracy");
-        pt.augmented_ci = opt_interval(aug, pp + ".augmented", "accuracy_ci");
-        c.points.push_back(pt);
-      }
-      sort_points(c.points, [](const AugmentationPoint& q) { return q.semitones; });
-      m.augmentation.push_back(std::move(c));
-    }
-  }
+      return out;
+    };
+    t.accuracy = matrix("accuracy");
+    if (maybe(e, "weighted_score")) t.weighted = matrix("weighted_score");
+    return t;
+  });
+  read_list(*rob, "training_augmentation", m.augmentation, [](const json& e, const std::string& p) {
+    return probe_curve<AugmentationCurve>(e, p, &AugmentationPoint::semitones, augmentation_point);
+  });
 }
 
 Model read_model(const json& report) {
@@ -356,12 +344,16 @@ Model read_model(const json& report) {
   return m;
 }
 
-const char* extension(PlotFormat f) {
-  switch (f) {
-    case PlotFormat::kPdf: return ".pdf";
-    case PlotFormat::kSvg: return ".svg";
-    case PlotFormat::kPng: return ".png";
-  }
+// Each format's name on the command line, which is also its file extension: one table for both.
+struct FormatName {
+  PlotFormat format;
+  const char* name;
+};
+constexpr FormatName kFormatNames[] = {{PlotFormat::kPdf, "pdf"}, {PlotFormat::kSvg, "svg"}, {PlotFormat::kPng, "png"}};
+
+std::string extension(PlotFormat f) {
+  for (const auto& n : kFormatNames)
+    if (n.format == f) return std::string(".") + n.name;
   return "";
 }
 
@@ -410,16 +402,11 @@ std::vector<PlotFormat> parse_plot_formats(const std::string& list) {
     std::string name = list.substr(start, end - start);
     name.erase(0, name.find_first_not_of(' '));
     name.erase(name.find_last_not_of(' ') + 1);
-    PlotFormat f;
-    if (name == "pdf")
-      f = PlotFormat::kPdf;
-    else if (name == "svg")
-      f = PlotFormat::kSvg;
-    else if (name == "png")
-      f = PlotFormat::kPng;
-    else
+    const auto known = std::find_if(std::begin(kFormatNames), std::end(kFormatNames),
+                                    [&](const FormatName& n) { return name == n.name; });
+    if (known == std::end(kFormatNames))
       throw Error(fmt::format("unknown plot format \"{}\" (known: pdf, svg, png)", name), ExitCode::kUsage);
-    if (std::find(out.begin(), out.end(), f) == out.end()) out.push_back(f);
+    if (std::find(out.begin(), out.end(), known->format) == out.end()) out.push_back(known->format);
     start = end + 1;
   }
   return out;
