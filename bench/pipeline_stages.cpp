@@ -218,15 +218,9 @@ int main(int argc, char** argv) try {
              batches_of_32.emplace_back(at, std::min<size_t>(32, segments.size() - at));
          }
          mels.assign(segments.size(), {});
-         harness::parallel_for(segments.size(), args.threads, [&](size_t i) {
-           auto x = segments[i].samples;
-           x.resize(size_t(std::llround(seg * sr)), 0.0f);
-           const int all = mel.frames(x.size());
-           std::vector<float> full(size_t(n_mels) * size_t(all));
-           mel.compute(x.data(), x.size(), full.data());
-           mels[i].resize(size_t(n_mels * frames));
-           for (std::int64_t m = 0; m < n_mels; ++m)
-             std::copy_n(full.begin() + long(m) * all, frames, mels[i].begin() + long(m * frames));
+         harness::parallel_for(segments.size(), args.threads, [&](size_t i) {  // the encoder's front end
+           const auto& x = segments[i].samples;
+           mels[i] = mel.compute_cropped(x.data(), x.size(), size_t(std::llround(seg * sr)), int(frames));
          });
        }, {}},
       {"forward (ViT, one batch per track, all layers out)", [&] { forward(per_track_batches); }, {}},

@@ -193,17 +193,8 @@ class McptEncoder final : public Encoder {
     if (std::int64_t(a.samples.size()) > c_.crop_samples)
       throw Error(fmt::format("mcpt: segment of {} samples is longer than the crop ({} samples)", a.samples.size(),
                               c_.crop_samples));
-    std::vector<float> x(a.samples);
-    x.resize(size_t(c_.crop_samples), 0.0f);
-    const int all = mel_.frames(x.size());
-    std::vector<float> full(size_t(mel_.options().n_mels) * size_t(all));
-    mel_.compute(x.data(), x.size(), full.data());
-    const int keep = int(c_.model.frames());  // Myna drops the frames past the last whole patch
-    if (keep == all) return full;
-    std::vector<float> out(size_t(mel_.options().n_mels) * size_t(keep));
-    for (int m = 0; m < mel_.options().n_mels; ++m)
-      std::copy_n(full.begin() + long(m) * all, keep, out.begin() + long(m) * keep);
-    return out;
+    // Myna drops the frames past the last whole patch: the model's frames.
+    return mel_.compute_cropped(a.samples.data(), a.samples.size(), size_t(c_.crop_samples), int(c_.model.frames()));
   }
 
   // Called with model_mutex_ held.

@@ -186,4 +186,20 @@ std::vector<float> MelSpectrogram::compute(const std::vector<float>& x) const {
   return out;
 }
 
+std::vector<float> MelSpectrogram::compute_cropped(const float* x, std::size_t n, std::size_t length, int keep) const {
+  if (n > length) throw Error(fmt::format("mel: {} samples, longer than the crop of {}", n, length));
+  const int all = frames(length);
+  if (keep < 1 || keep > all)
+    throw Error(fmt::format("mel: {} frames asked of a {}-sample crop, which has {}", keep, length, all));
+  std::vector<float> padded(x, x + n);
+  padded.resize(length, 0.0f);
+  std::vector<float> full(size_t(o_.n_mels) * size_t(all));
+  compute(padded.data(), length, full.data());
+  if (keep == all) return full;
+  std::vector<float> out(size_t(o_.n_mels) * size_t(keep));
+  for (int m = 0; m < o_.n_mels; ++m)
+    std::copy_n(full.begin() + long(m) * all, keep, out.begin() + long(m) * keep);
+  return out;
+}
+
 }  // namespace mcpt::harness

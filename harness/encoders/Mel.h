@@ -40,6 +40,11 @@ class MelSpectrogram {
   // (reflect padding, as torch and nnAudio require); throws mcpt::Error otherwise.
   void compute(const float* x, std::size_t n, float* out) const;
   std::vector<float> compute(const std::vector<float>& x) const;
+  // The mel of x zero-padded at the end to `length` samples, first `keep` frames only: n_mels x keep,
+  // row-major. The MCPT encoder's front end (a segment shorter than the crop is padded; the frames
+  // past the last whole patch are dropped, as Myna's). Throws mcpt::Error when n > length or keep is
+  // not in [1, frames(length)].
+  std::vector<float> compute_cropped(const float* x, std::size_t n, std::size_t length, int keep) const;
 
  private:
   void fft_half(std::vector<double>& re, std::vector<double>& im) const;  // complex FFT of n_fft / 2 points

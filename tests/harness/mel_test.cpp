@@ -102,6 +102,24 @@ TEST(Mel, CentredFramesGiveNinetyEightForTheDefaultCrop) {
   EXPECT_EQ(mel.frames(512), 2);
 }
 
+// The MCPT front end: a short segment is the mel of it zero-padded to the crop, and only the first
+// `keep` frames (the model's) come back, band by band.
+TEST(Mel, CroppedIsThePaddedMelsFirstFrames) {
+  MelSpectrogram mel{MelOptions{}};
+  std::vector<float> x(30000);
+  for (size_t i = 0; i < x.size(); ++i) x[i] = float(std::sin(0.01 * double(i)) * 0.3);
+  std::vector<float> padded = x;
+  padded.resize(50000, 0.0f);
+  const auto full = mel.compute(padded);  // 128 x 98
+  const auto cropped = mel.compute_cropped(x.data(), x.size(), 50000, 96);
+  ASSERT_EQ(cropped.size(), size_t(128 * 96));
+  for (int m = 0; m < 128; ++m)
+    for (int t = 0; t < 96; ++t) ASSERT_EQ(cropped[size_t(m * 96 + t)], full[size_t(m * 98 + t)]) << m << ", " << t;
+  EXPECT_EQ(mel.compute_cropped(padded.data(), padded.size(), 50000, 98), full);
+  EXPECT_HAS(tu::error_of([&] { mel.compute_cropped(padded.data(), padded.size(), 40000, 78); }), "longer than the crop");
+  EXPECT_HAS(tu::error_of([&] { mel.compute_cropped(x.data(), x.size(), 50000, 99); }), "which has 98");
+}
+
 TEST(Mel, SineEnergyLandsInTheBandAroundItsFrequency) {
   MelOptions o;
   o.log = MelLog::kNone;
