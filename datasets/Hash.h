@@ -2,6 +2,7 @@
 // the same input gives the same value on every platform and standard library.
 #pragma once
 #include <cstdint>
+#include <filesystem>
 #include <string>
 #include <string_view>
 
@@ -18,5 +19,9 @@ inline std::uint64_t fnv1a64(std::string_view data, std::uint64_t h = 0xcbf29ce4
 }
 
 inline std::string hex64(std::uint64_t x) { return fmt::format("{:016x}", x); }
+
+// hex64 of the FNV-1a of a file's bytes (a checkpoint's or a written model's identity in a
+// fingerprint or report). Throws mcpt::Error "<file>: cannot read <what>" when it cannot be read.
+std::string file_fnv1a64(const std::filesystem::path& file, const std::string& what);
 
 }  // namespace mcpt

@@ -459,17 +459,6 @@ std::string data_fingerprint(const std::vector<Example>& ex) {
   return hex64(h);
 }
 
-std::string file_hash(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::uint64_t h = 0xcbf29ce484222325ull;
-  std::vector<char> buf(1 << 20);
-  while (in) {
-    in.read(buf.data(), std::streamsize(buf.size()));
-    h = fnv1a64(std::string_view(buf.data(), size_t(in.gcount())), h);
-  }
-  return hex64(h);
-}
-
 // Rows of the loss log: kept across a resume up to the resumed step, so the log reads as one run.
 std::vector<std::string> read_log_rows(const fs::path& p, std::int64_t up_to) {
   std::vector<std::string> rows;
@@ -692,7 +681,7 @@ PretrainOutcome pretrain(const PretrainConfig& c, const PretrainOptions& opt) {
         {"data", {{"tracks", n}, {"skipped_short", outcome.skipped}, {"fingerprint", data_fp}, {"datasets", data_summary}}},
         {"model",
          {{"file", outcome.model.filename().string()},
-          {"fnv1a64", file_hash(outcome.model)},
+          {"fnv1a64", file_fnv1a64(outcome.model, "the pre-trained model")},
           {"parameters", model->parameter_count()},
           {"architecture", mopt.to_json()}}},
         {"step", step},

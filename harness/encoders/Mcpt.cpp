@@ -41,18 +41,6 @@ struct McptEncoderConfig {
   bool random_init_type = false;
 };
 
-std::string hash_file(const std::filesystem::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  if (!in) throw Error(fmt::format("{}: cannot read the checkpoint", p.string()));
-  std::uint64_t h = 0xcbf29ce484222325ull;
-  std::vector<char> buf(1 << 20);
-  while (in) {
-    in.read(buf.data(), std::streamsize(buf.size()));
-    h = fnv1a64(std::string_view(buf.data(), size_t(in.gcount())), h);
-  }
-  return hex64(h);
-}
-
 // One request in the batching queue: threads calling embed() at once share a forward pass.
 struct Pending {
   std::vector<float> mel;
@@ -326,7 +314,7 @@ std::unique_ptr<Encoder> make(JsonObject& cfg, const EncoderContext& ctx, bool r
   } catch (const Error& e) {
     throw Error(fmt::format("{}: {}", cfg.path(), e.what()));
   }
-  if (!c.checkpoint.empty()) c.checkpoint_hash = hash_file(c.checkpoint);
+  if (!c.checkpoint.empty()) c.checkpoint_hash = file_fnv1a64(c.checkpoint, "the checkpoint");
   return std::make_unique<McptEncoder>(std::move(c), cfg.path());
 }
 
