@@ -5,6 +5,7 @@
 
 #include "datasets/Dataset.h"
 #include "datasets/Error.h"
+#include "datasets/Hash.h"
 #include "datasets/Synthetic.h"
 #include "testutil/TestUtil.h"
 
@@ -175,4 +176,18 @@ TEST(DatasetSummary, CountsModesSplitsKeysExclusionsAndMissingAudio) {
   EXPECT_EQ(m["by_split"], (json{{"train", 1}, {"unassigned", 1}}));
   EXPECT_EQ(m["by_key"], (json{{"C major", 1}, {"X", 1}}));
   EXPECT_EQ(m["missing_audio"], 2);
+}
+
+// A file's hash is the FNV-1a of its bytes, however many 1 MiB reads that takes; a file that cannot
+// be read is an error naming it, never the hash of nothing.
+TEST(FileHash, IsTheHashOfTheBytesAndNamesAnUnreadableFile) {
+  TempDir dir("filehash");
+  std::string bytes(3 * (1 << 20) + 17, '\0');
+  for (size_t i = 0; i < bytes.size(); ++i) bytes[i] = char((i * 131) % 251);
+  write_text(dir / "blob.bin", bytes);
+  EXPECT_EQ(file_fnv1a64(dir / "blob.bin", "the blob"), hex64(fnv1a64(bytes)));
+  write_text(dir / "empty.bin", "");
+  EXPECT_EQ(file_fnv1a64(dir / "empty.bin", "the blob"), hex64(fnv1a64("")));
+  const std::string e = error_of([&] { file_fnv1a64(dir / "absent.bin", "the checkpoint"); });
+  EXPECT_NE(e.find("absent.bin: cannot read the checkpoint"), std::string::npos) << e;
 }
