@@ -202,9 +202,12 @@ class TorchProbe final : public Probe {
     options.max_iterations = config_.epochs;
     options.gradient_tolerance = 1e-5;
     const LbfgsResult r = minimise_lbfgs(*objective, std::vector<double>(size_t((dim + 1) * classes), 0.0), options);
-    if (!std::isfinite(r.value))
-      throw Error(fmt::format("probe {}: L-BFGS diverged (objective {}); check the features for NaN/Inf", config_.label(),
-                              r.value));
+    // A NaN feature makes its whole standardised column NaN: the objective can stay finite at the
+    // start (W = 0) while the gradient is not, so both are checked.
+    if (!std::isfinite(r.value) || r.stop == "not finite")
+      throw Error(fmt::format("probe {}: L-BFGS diverged (objective {}, largest gradient entry {}); check the features "
+                              "for NaN/Inf",
+                              config_.label(), r.value, r.max_gradient));
     double vloss;
     {
       torch::NoGradGuard ng;

@@ -25,8 +25,9 @@ torch::Tensor row_weights(const torch::Tensor& y, const torch::Tensor& class_w, 
 class CpuObjective final : public LineObjective {
  public:
   CpuObjective(const torch::Tensor& x, const torch::Tensor& y, const torch::Tensor& class_w, int64_t classes,
-               double weight_decay)
-      : x_(x.contiguous()),
+               double weight_decay, bool skinny)
+      : skinny_(skinny),
+        x_(x.contiguous()),
         n_(x.size(0)),
         dim_(x.size(1)),
         classes_(classes),
@@ -118,6 +119,7 @@ class CpuObjective final : public LineObjective {
     kernels::add_bias(prod_.data_ptr<float>(), kp_, p.data() + kd_, size_t(n_), size_t(classes_), out.data());
   }
 
+  const bool skinny_;  // the AVX2 products (kernels::product_xb / product_xtr), else the BLAS
   torch::Tensor x_;
   int64_t n_, dim_, classes_;
   double lambda_;
@@ -126,7 +128,6 @@ class CpuObjective final : public LineObjective {
   Vec row_w_;
   // float32 product operands and results, rows kp_ apart: W and G (dim x kp_), X W and R (n x kp_);
   // e_: the exp buffer.
-  const bool skinny_ = kernels::skinny_products();
   size_t kp_ = 0;
   torch::Tensor wf_, prod_, rf_, gf_, e_;
   Vec theta_, dir_, z_, xd_, zy_, gb_;
@@ -216,8 +217,10 @@ class TensorObjective final : public LineObjective {
 }  // namespace
 
 std::unique_ptr<LineObjective> softmax_objective(const at::Tensor& x, const at::Tensor& y, const at::Tensor& class_w,
-                                                 std::int64_t classes, double weight_decay, bool fused) {
-  if (fused && x.is_cpu()) return std::make_unique<CpuObjective>(x, y, class_w, classes, weight_decay);
+                                                 std::int64_t classes, double weight_decay, ObjectivePath path) {
+  if (path != ObjectivePath::kTensor && x.is_cpu())
+    return std::make_unique<CpuObjective>(x, y, class_w, classes, weight_decay,
+                                          path == ObjectivePath::kAuto && kernels::skinny_products());
   return std::make_unique<TensorObjective>(x, y, class_w, classes, weight_decay);
 }
 

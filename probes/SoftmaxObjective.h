@@ -18,11 +18,16 @@
 
 namespace mcpt::probes {
 
+// How the objective is computed. kAuto: on the CPU one pass over the logits with the AVX2 products
+// where the CPU has them (else the BLAS), on other devices LibTorch operations. The others force a
+// path, so that the tests can compare them on any machine.
+enum class ObjectivePath { kAuto, kCpuBlas, kTensor };
+
 // x: rows x dim, float32, contiguous, on any device; y: int64 labels in [0, classes) on x's device;
 // class_w: one weight per class, or undefined (as cross_entropy's `weight`: the loss is
-// sum_i w_yi ce_i / sum_i w_yi). fused = false takes the LibTorch operations on the CPU too (the
-// tests compare the two).
+// sum_i w_yi ce_i / sum_i w_yi).
 std::unique_ptr<LineObjective> softmax_objective(const at::Tensor& x, const at::Tensor& y, const at::Tensor& class_w,
-                                                 std::int64_t classes, double weight_decay, bool fused = true);
+                                                 std::int64_t classes, double weight_decay,
+                                                 ObjectivePath path = ObjectivePath::kAuto);
 
 }  // namespace mcpt::probes

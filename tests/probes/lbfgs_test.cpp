@@ -202,44 +202,48 @@ double max_abs_diff(const std::vector<double>& a, const std::vector<double>& b) 
 
 }  // namespace
 
-// The CPU path (one pass over the logits, the AVX2 products where the CPU has them) and the LibTorch
-// operations (the path other devices take) compute the same objective, slope and gradient; and the
-// slope is the derivative of the value along the direction, and the gradient's product with it.
-TEST(SoftmaxObjective, CpuPassAndTensorOperationsAgreeAndSlopesAreDerivatives) {
+// The CPU pass (with the AVX2 products where this CPU has them, and with the BLAS) and the LibTorch
+// operations (the path other devices take) compute the same objective, slope and gradient; the
+// slope is the derivative of the value along the direction and the gradient's product with it.
+TEST(SoftmaxObjective, CpuPassesAndTensorOperationsAgreeAndSlopesAreDerivatives) {
+  using mcpt::probes::ObjectivePath;
   for (const auto& [classes, weighted] : std::vector<std::pair<int64_t, bool>>{{5, false}, {5, true}, {24, false}, {30, true}}) {
-    SCOPED_TRACE(testing::Message() << classes << " classes, class weights " << weighted);
-    const auto p = problem(53, 11, classes, weighted, uint64_t(classes));
-    const double lambda = 0.03;
-    auto fused = mcpt::probes::softmax_objective(p.x, p.y, p.class_w, classes, lambda, true);
-    auto plain = mcpt::probes::softmax_objective(p.x, p.y, p.class_w, classes, lambda, false);
-    const size_t n = size_t((11 + 1) * classes);
-    const auto theta = random_vector(n, 1, 0.3), dir = random_vector(n, 2, 0.2);
-    std::vector<double> g1, g2;
-    const double f1 = fused->reset(theta, g1), f2 = plain->reset(theta, g2);
-    EXPECT_NEAR(f1, f2, 1e-6 * std::abs(f2));
-    EXPECT_LT(max_abs_diff(g1, g2), 1e-6);
-    ASSERT_EQ(g1.size(), n);
+    for (const ObjectivePath path : {ObjectivePath::kAuto, ObjectivePath::kCpuBlas}) {
+      SCOPED_TRACE(testing::Message() << classes << " classes, class weights " << weighted << ", path "
+                                      << (path == ObjectivePath::kAuto ? "auto" : "cpu-blas"));
+      const auto p = problem(53, 11, classes, weighted, uint64_t(classes));
+      const double lambda = 0.03;
+      auto fused = mcpt::probes::softmax_objective(p.x, p.y, p.class_w, classes, lambda, path);
+      auto plain = mcpt::probes::softmax_objective(p.x, p.y, p.class_w, classes, lambda, ObjectivePath::kTensor);
+      const size_t n = size_t((11 + 1) * classes);
+      const auto theta = random_vector(n, 1, 0.3), dir = random_vector(n, 2, 0.2);
+      std::vector<double> g1, g2;
+      const double f1 = fused->reset(theta, g1), f2 = plain->reset(theta, g2);
+      EXPECT_NEAR(f1, f2, 1e-6 * std::abs(f2));
+      EXPECT_LT(max_abs_diff(g1, g2), 1e-6);
+      ASSERT_EQ(g1.size(), n);
 
-    fused->set_direction(dir);
-    plain->set_direction(dir);
-    double gd = 0;
-    for (size_t i = 0; i < n; ++i) gd += g1[i] * dir[i];
-    EXPECT_NEAR(fused->along(0).second, gd, 1e-6 * (1 + std::abs(gd)));
-    for (double t : {0.0, 0.4, 1.7}) {
-      const auto a = fused->along(t), b = plain->along(t);
-      EXPECT_NEAR(a.first, b.first, 1e-6 * std::abs(b.first)) << t;
-      EXPECT_NEAR(a.second, b.second, 1e-6 * (1 + std::abs(b.second))) << t;
-      const double h = 1e-3, fd = (fused->along(t + h).first - fused->along(t - h).first) / (2 * h);
-      EXPECT_NEAR(a.second, fd, 1e-3 * (1 + std::abs(fd))) << t;
+      fused->set_direction(dir);
+      plain->set_direction(dir);
+      double gd = 0;
+      for (size_t i = 0; i < n; ++i) gd += g1[i] * dir[i];
+      EXPECT_NEAR(fused->along(0).second, gd, 1e-6 * (1 + std::abs(gd)));
+      for (double t : {0.0, 0.4, 1.7}) {
+        const auto a = fused->along(t), b = plain->along(t);
+        EXPECT_NEAR(a.first, b.first, 1e-6 * std::abs(b.first)) << t;
+        EXPECT_NEAR(a.second, b.second, 1e-6 * (1 + std::abs(b.second))) << t;
+        const double h = 1e-3, fd = (fused->along(t + h).first - fused->along(t - h).first) / (2 * h);
+        EXPECT_NEAR(a.second, fd, 1e-3 * (1 + std::abs(fd))) << t;
+      }
+      const double m1 = fused->move(0.7, g1), m2 = plain->move(0.7, g2);
+      EXPECT_NEAR(m1, m2, 1e-6 * std::abs(m2));
+      EXPECT_LT(max_abs_diff(g1, g2), 1e-6);
+      // The carried logits equal the logits computed afresh at the new point.
+      auto moved = theta;
+      for (size_t i = 0; i < n; ++i) moved[i] += 0.7 * dir[i];
+      std::vector<double> g3;
+      EXPECT_NEAR(fused->reset(moved, g3), m1, 1e-6 * std::abs(m1));
+      EXPECT_LT(max_abs_diff(g1, g3), 1e-6);
     }
-    const double m1 = fused->move(0.7, g1), m2 = plain->move(0.7, g2);
-    EXPECT_NEAR(m1, m2, 1e-6 * std::abs(m2));
-    EXPECT_LT(max_abs_diff(g1, g2), 1e-6);
-    // The carried logits equal the logits computed afresh at the new point.
-    auto moved = theta;
-    for (size_t i = 0; i < n; ++i) moved[i] += 0.7 * dir[i];
-    std::vector<double> g3;
-    EXPECT_NEAR(fused->reset(moved, g3), m1, 1e-6 * std::abs(m1));
-    EXPECT_LT(max_abs_diff(g1, g3), 1e-6);
   }
 }

@@ -564,3 +564,21 @@ TEST(ComputeThreads, SplitBetweenLibTorchAndAPthreadOpenBlas) {
   mcpt::probes::set_compute_threads(0);  // at least one
   EXPECT_EQ(mcpt::probes::compute_threads(), 1);
 }
+
+// Features with a NaN (a broken encoder, a corrupt cache that slipped through) stop the fit with
+// an error that names the probe and says what to check, for either solver; no probe is returned
+// half-trained.
+TEST(ProbeMistakes, NanFeaturesStopTheFitWithAClearError) {
+  Matrix xt, xv, xs;
+  std::vector<int> yt, yv, ys;
+  blob_splits(10, 3, 0, 4, 8, 2.0, 1, xt, yt, xv, yv, xs, ys);
+  xt.at(3, 2) = std::numeric_limits<float>::quiet_NaN();
+  for (const char* solver : {"adamw", "lbfgs"}) {
+    SCOPED_TRACE(solver);
+    auto p = mcpt::probes::make_probe(
+        ProbeConfig::from_json({{"type", "linear"}, {"solver", solver}, {"epochs", 20}, {"name", "lin"}}, "p"));
+    const std::string e = mcpt::testutil::error_of([&] { p->fit(xt, yt, xv, yv, 4, 1); });
+    EXPECT_HAS(e, "probe lin");
+    EXPECT_HAS(e, "NaN");
+  }
+}
