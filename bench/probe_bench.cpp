@@ -1,9 +1,13 @@
 // Probe training time on GiantSteps-sized features (1,043 training rows, as MTG Key's train split
-// with one segment per track), for the linear probe and the seed paper's 2048-wide MLP.
+// with one segment per track), for the linear probe and the seed paper's 2048-wide MLP; and the two
+// products of an lbfgs iteration (probes/Kernels.h) against LibTorch's mm (OpenBLAS sgemm) on the
+// shapes of the P4 benchmark (docs/performance.md, "P4").
 #include <random>
 
 #include <benchmark/benchmark.h>
+#include <torch/torch.h>
 
+#include "probes/Kernels.h"
 #include "probes/Probe.h"
 
 using mcpt::probes::Matrix;
@@ -38,5 +42,41 @@ static void BM_ProbeFit(benchmark::State& state, nlohmann::json cfg) {
 BENCHMARK_CAPTURE(BM_ProbeFit, linear, nlohmann::json{{"type", "linear"}})->Arg(12)->Arg(768)->Unit(benchmark::kMillisecond);
 BENCHMARK_CAPTURE(BM_ProbeFit, mlp2048, nlohmann::json{{"type", "mlp"}, {"hidden", {2048}}, {"dropout", 0.75}, {"batch_size", 64}})
     ->Arg(12)->Arg(768)->Unit(benchmark::kMillisecond);
+
+BENCHMARK_CAPTURE(BM_ProbeFit, linear_lbfgs, nlohmann::json{{"type", "linear"}, {"solver", "lbfgs"}})
+    ->Arg(768)->Unit(benchmark::kMillisecond);
+
+// X (rows x dim) times a 24-column operand, and X^T times a rows x 24 one: ours read X in place;
+// OpenBLAS packs X for every product. One thread each (probes::set_compute_threads(1)).
+static void BM_Product(benchmark::State& state, bool ours, bool transposed) {
+  const int64_t rows = state.range(0), dim = state.range(1), k = 24;
+  if (ours && !mcpt::probes::kernels::skinny_products()) {
+    state.SkipWithError("this CPU has no AVX2 + FMA");
+    return;
+  }
+  mcpt::probes::set_compute_threads(1);
+  torch::manual_seed(1);
+  const auto x = torch::randn({rows, dim}), b = torch::randn({dim, k}), r = torch::randn({rows, k});
+  auto out = torch::empty({transposed ? dim : rows, k});
+  for (auto _ : state) {
+    if (ours && transposed)
+      mcpt::probes::kernels::product_xtr(x.data_ptr<float>(), size_t(rows), size_t(dim), r.data_ptr<float>(), size_t(k),
+                                         out.data_ptr<float>());
+    else if (ours)
+      mcpt::probes::kernels::product_xb(x.data_ptr<float>(), size_t(rows), size_t(dim), b.data_ptr<float>(), size_t(k),
+                                        out.data_ptr<float>());
+    else if (transposed)
+      at::mm_out(out, x.t(), r);
+    else
+      at::mm_out(out, x, b);
+    benchmark::DoNotOptimize(out.data_ptr<float>());
+  }
+  state.counters["GFLOP/s"] =
+      benchmark::Counter(2e-9 * double(rows * dim * k) * double(state.iterations()), benchmark::Counter::kIsRate);
+}
+BENCHMARK_CAPTURE(BM_Product, ours_xb, true, false)->Args({1000, 512})->Args({1763, 768})->Unit(benchmark::kMicrosecond);
+BENCHMARK_CAPTURE(BM_Product, openblas_xb, false, false)->Args({1000, 512})->Args({1763, 768})->Unit(benchmark::kMicrosecond);
+BENCHMARK_CAPTURE(BM_Product, ours_xtr, true, true)->Args({1000, 512})->Args({1763, 768})->Unit(benchmark::kMicrosecond);
+BENCHMARK_CAPTURE(BM_Product, openblas_xtr, false, true)->Args({1000, 512})->Args({1763, 768})->Unit(benchmark::kMicrosecond);
 
 BENCHMARK_MAIN();
