@@ -502,6 +502,10 @@ PretrainOutcome pretrain(const PretrainConfig& c, const PretrainOptions& opt) {
                 ExitCode::kUsage);
   if (opt.resume && !have_state)
     log_line(opt.verbosity, fmt::format("pretrain: no state in {} yet; starting from step 0", c.output.string()));
+  // A run killed while it wrote a checkpoint, the log or the record left "<file>.tmp-<pid>"; the
+  // files it renamed into place are whole and are what --resume reads.
+  if (const int n = remove_stale_outputs(c.output); n > 0)
+    log_line(opt.verbosity, fmt::format("pretrain: removed {} temporary file{} left by a killed run", n, n == 1 ? "" : "s"));
 
   // Data.
   nlohmann::json data_summary = nlohmann::json::object();

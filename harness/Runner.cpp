@@ -71,34 +71,6 @@ std::vector<reports::TrackPrediction> to_predictions(const Features& f, const st
   return out;
 }
 
-bool all_digits(const std::string& s) {
-  return !s.empty() && s.size() <= 9 && std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
-}
-
-// Removes what killed runs left in the output folder: "<file>.tmp-<pid>" (reports::write_file_atomic)
-// and the plots' staging folders ".plots-<pid>-<n>.tmp" (reports::write_plots), of processes that are
-// gone. A finished run leaves neither, so only those of a run that did not finish are taken.
-int remove_stale_outputs(const fs::path& dir) {
-  std::error_code ec;
-  if (!fs::is_directory(dir, ec)) return 0;
-  int removed = 0;
-  for (const auto& e : fs::directory_iterator(dir, ec)) {
-    const std::string name = e.path().filename().string();
-    std::string pid;
-    if (const auto at = name.rfind(".tmp-"); at != std::string::npos && all_digits(name.substr(at + 5))) {
-      pid = name.substr(at + 5);
-    } else if (name.size() > 11 && name.rfind(".plots-", 0) == 0 && name.compare(name.size() - 4, 4, ".tmp") == 0) {
-      const std::string middle = name.substr(7, name.size() - 11);  // <pid>-<n>
-      pid = middle.substr(0, middle.find('-'));
-    }
-    if (!all_digits(pid) || !process_is_gone(std::stol(pid))) continue;
-    std::error_code rm;
-    fs::remove_all(e.path(), rm);
-    if (!rm) ++removed;
-  }
-  return removed;
-}
-
 }  // namespace
 
 RunOutcome run_suite(const Suite& suite, const RunOptions& options) {

@@ -148,6 +148,41 @@ TEST(PretrainCli, KilledAndResumedRunEndsWithTheUnbrokenWeights) {
   EXPECT_EQ(encoders, (std::set<std::string>{"pretrained", "control"}));
 }
 
+// SIGKILL while a checkpoint, the log or the record is written leaves "<file>.tmp-<pid>" (the rename
+// never happened). The next --resume removes those of processes that are gone, keeps those of a live
+// process (another run writing there) and files that only look alike, and resumes from the renamed,
+// whole files.
+TEST(PretrainCli, ResumeRemovesTheTemporariesOfAKilledRun) {
+  TempDir dir("pretrain-stale");
+  write_corpus(dir / "corpus", 8);
+  auto cfg = config(dir / "corpus", dir / "out");
+  cfg["steps"] = 5;
+  cfg["batch_size"] = 4;
+  auto r = testutil::run_cli(fmt::format("-q pretrain {}", write_config(dir / "c.json", cfg).string()));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+
+  const pid_t dead = ::fork();
+  if (dead == 0) ::_exit(0);
+  ASSERT_GT(dead, 0);
+  ::waitpid(dead, nullptr, 0);
+  const fs::path out = dir / "out";
+  const fs::path stale_model = out / fmt::format("model.safetensors.tmp-{}", dead);
+  const fs::path stale_state = out / fmt::format("state.safetensors.tmp-{}", dead);
+  const fs::path live = out / fmt::format("log.csv.tmp-{}", ::getpid());
+  const fs::path look_alike = out / "notes.tmp-draft";
+  for (const auto& p : {stale_model, stale_state, live, look_alike}) testutil::write_text(p, "half a file");
+
+  cfg["steps"] = 10;
+  r = testutil::run_cli(fmt::format("pretrain {} --resume", write_config(dir / "c.json", cfg).string()));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_HAS(r.err, "removed 2 temporary files left by a killed run");
+  EXPECT_FALSE(fs::exists(stale_model));
+  EXPECT_FALSE(fs::exists(stale_state));
+  EXPECT_TRUE(fs::exists(live)) << "a live process's temporary was taken";
+  EXPECT_TRUE(fs::exists(look_alike));
+  EXPECT_EQ(nlohmann::json::parse(testutil::read_text(out / "pretrain.json"))["step"], 10);
+}
+
 TEST(PretrainCli, BadConfigExitsThreeNamingTheFile) {
   TempDir dir("pretrain-cli-bad");
   write_corpus(dir / "corpus", 8);
