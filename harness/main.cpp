@@ -5,9 +5,11 @@
 #include <fmt/format.h>
 
 #include "datasets/Error.h"
+#include "harness/Allocator.h"
 #include "harness/Cli.h"
 
 int main(int argc, char** argv) {
+  mcpt::harness::use_steady_heap();
   try {
     return mcpt::harness::cli_main(argc, argv);
   } catch (const mcpt::Error& e) {

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
+#include <cstring>
 #include <limits>
 
 // AVX2 + FMA and baseline builds of each function, chosen at load time (GCC and Clang on x86-64).
@@ -238,6 +239,75 @@ MCPT_AVX2 void xtr_panel(const float* x, std::size_t rows, std::size_t d, const 
 }
 }  // namespace
 #endif
+
+namespace {
+inline std::uint64_t splitmix64(std::uint64_t& x) {
+  std::uint64_t z = (x += 0x9e3779b97f4a7c15ULL);
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+  return z ^ (z >> 31);
+}
+}  // namespace
+
+namespace {
+typedef std::uint64_t u64x4 __attribute__((vector_size(32)));
+typedef std::uint32_t u32x8 __attribute__((vector_size(32)));
+typedef std::int32_t i32x8 __attribute__((vector_size(32)));
+
+// Four xoshiro256** generators side by side (one per 64-bit lane): their next outputs into r.
+// Shifts, xors and adds only (x * 5 and x * 9 as shifts and adds), so it runs on AVX2 vectors.
+// (By reference: vector arguments by value change the ABI between the clones.)
+inline void xoshiro_next(u64x4 (&s)[4], u64x4& r) {
+  const u64x4 a = s[1] + (s[1] << 2);  // * 5
+  const u64x4 b = (a << 7) | (a >> 57);
+  r = b + (b << 3);  // * 9
+  const u64x4 t = s[1] << 17;
+  s[2] ^= s[0];
+  s[3] ^= s[1];
+  s[1] ^= s[2];
+  s[0] ^= s[3];
+  s[2] ^= t;
+  s[3] = (s[3] << 45) | (s[3] >> 19);
+}
+}  // namespace
+
+MCPT_CLONES void dropout_mask(float* mask, std::size_t n, double keep, std::uint64_t seed) {
+  const float scale = float(1.0 / keep);
+  if (keep >= 1.0) {
+    std::fill(mask, mask + n, scale);
+    return;
+  }
+  // Two sets of four generators (two independent chains keep the vector units busy); each step
+  // gives 16 uniforms of 32 bits, in the order of the outputs' halves in memory.
+  u64x4 a[4], b[4];
+  for (int lane = 0; lane < 4; ++lane)
+    for (int w = 0; w < 4; ++w) a[w][lane] = splitmix64(seed);
+  for (int lane = 0; lane < 4; ++lane)
+    for (int w = 0; w < 4; ++w) b[w][lane] = splitmix64(seed);
+  const std::uint32_t threshold = std::uint32_t(keep * 4294967296.0);  // keep < 1: below 2^32
+  std::uint32_t scale_bits;
+  std::memcpy(&scale_bits, &scale, sizeof scale_bits);
+  const u32x8 thr = u32x8{} + threshold;
+  const u32x8 bits = u32x8{} + scale_bits;
+  auto draw = [&](float* out16) {
+    u64x4 ra, rb;
+    xoshiro_next(a, ra);
+    xoshiro_next(b, rb);
+    u32x8 ua, ub;
+    std::memcpy(&ua, &ra, sizeof ua);
+    std::memcpy(&ub, &rb, sizeof ub);
+    const u32x8 ma = u32x8(i32x8(ua < thr)) & bits, mb = u32x8(i32x8(ub < thr)) & bits;
+    std::memcpy(out16, &ma, sizeof ma);
+    std::memcpy(out16 + 8, &mb, sizeof mb);
+  };
+  std::size_t i = 0;
+  for (; i + 16 <= n; i += 16) draw(mask + i);
+  if (i < n) {
+    float tail[16];
+    draw(tail);
+    std::copy(tail, tail + (n - i), mask + i);
+  }
+}
 
 bool skinny_products() {
 #ifdef MCPT_SKINNY

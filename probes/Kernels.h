@@ -51,6 +51,12 @@ void to_float(const double* a, std::size_t rows, std::size_t k, float* out, std:
 void penalised_gradient(const float* gw, std::size_t ldg, double lambda, const double* w, double* g, std::size_t rows,
                         std::size_t k);
 
+// Inverted-dropout mask: mask[i] = 1 / keep with probability keep, else 0, from a stream fixed by
+// `seed` (four interleaved xoshiro256** generators seeded by splitmix64; each 64-bit draw gives two
+// 32-bit uniforms, kept when below keep * 2^32). Integer arithmetic only: the same seed gives the same
+// mask on every CPU and build. keep in (0, 1].
+void dropout_mask(float* mask, std::size_t n, double keep, std::uint64_t seed);
+
 // Products of a tall row-major matrix X (rows x d) with a narrow one (kp columns, kp a multiple of
 // 8, e.g. 24 keys), for CPUs with AVX2 + FMA (skinny_products() says whether this one has them;
 // otherwise the caller uses its BLAS). Register-blocked with X read in place: OpenBLAS packs X

@@ -232,11 +232,21 @@ class TorchProbe final : public Probe {
   }
 
   // Inverted dropout drawn from this fit's generator (torch::nn::Dropout would use the global one).
+  // On the CPU the mask (0 or 1 / keep) comes from kernels::dropout_mask, seeded by one draw from
+  // the generator: torch::bernoulli draws each element from the generator's mt19937, which took a
+  // quarter of an MLP probe's fit (docs/performance.md, "Probe training").
   torch::Tensor dropout(const torch::Tensor& x) const {
     const double keep = 1.0 - config_.dropout;
     if (x.is_cuda()) return torch::dropout(x, config_.dropout, true);
-    auto mask = torch::bernoulli(torch::full_like(x, keep), gen_);
-    return x * mask / keep;
+    if (x.scalar_type() != torch::kFloat32) return x * torch::bernoulli(torch::full_like(x, keep), gen_) / keep;
+    std::uint64_t seed;
+    {
+      std::lock_guard<std::mutex> lock(gen_.mutex());
+      seed = gen_.get<at::CPUGeneratorImpl>()->random64();
+    }
+    auto mask = torch::empty(x.sizes(), torch::kFloat32);
+    kernels::dropout_mask(mask.data_ptr<float>(), size_t(mask.numel()), keep, seed);
+    return x * mask;
   }
 
   torch::Tensor forward(torch::Tensor x, bool training) const {
