@@ -536,8 +536,8 @@ Synth make_synth(const fs::path& soundfont, int sample_rate) {
   fluid_settings_setint(st, "synth.lock-memory", 0);
   // A compressed SoundFont (SF3: Ogg Vorbis samples) is decoded in full at every load, 1.4 CPU-s
   // per track for FluidR3Mono_GM.sf3; loaded dynamically, only the samples of the programs a track
-  // selects are decoded (12x less CPU for `synth` with that font, the same bytes in our check,
-  // docs/performance.md "Synthetic corpus"). SF2 sample data is shared between synths by FluidSynth's
+  // selects are decoded (2.3-12x less CPU for `synth` with that font, the same bytes in our checks,
+  // docs/performance.md "Synthetic corpus with a compressed SoundFont"). SF2 sample data is shared between synths by FluidSynth's
   // cache, so it stays loaded in full: dynamic loading changes a few samples of its renders.
   fluid_settings_setint(st, "synth.dynamic-sample-loading", soundfont_is_compressed(soundfont) ? 1 : 0);
   fluid_settings_setint(st, "synth.polyphony", 256);

@@ -31,6 +31,7 @@
 #include "datasets/Hash.h"
 #include "datasets/JsonConfig.h"
 #include "harness/EmbeddingCache.h"
+#include "harness/StaleFiles.h"
 #include "harness/Runner.h"
 #include "harness/encoders/Contrastive.h"
 #include "harness/encoders/McptModel.h"

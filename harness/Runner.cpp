@@ -20,6 +20,7 @@
 #include "datasets/JsonConfig.h"
 #include "datasets/TextTable.h"
 #include "harness/EmbeddingCache.h"
+#include "harness/StaleFiles.h"
 #include "harness/Pipeline.h"
 #include "harness/TorchBackend.h"
 #include "harness/Robustness.h"
