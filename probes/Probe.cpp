@@ -234,7 +234,7 @@ class TorchProbe final : public Probe {
   // Inverted dropout drawn from this fit's generator (torch::nn::Dropout would use the global one).
   // On the CPU the mask (0 or 1 / keep) comes from kernels::dropout_mask, seeded by one draw from
   // the generator: torch::bernoulli draws each element from the generator's mt19937, which took a
-  // quarter of an MLP probe's fit (docs/performance.md, "Probe training").
+  // quarter of an MLP probe's fit (docs/performance.md, "MLP probe training").
   torch::Tensor dropout(const torch::Tensor& x) const {
     const double keep = 1.0 - config_.dropout;
     if (x.is_cuda()) return torch::dropout(x, config_.dropout, true);

@@ -157,6 +157,26 @@ TEST(Probe, DeterministicForASeed) {
   EXPECT_EQ(a->predict(xv).data, b->predict(xv).data);
 }
 
+// The seed paper's dropout (0.75, probes/Kernels.h's mask on the CPU): the same seed gives the same
+// fit, another seed another one; prediction uses no dropout (two predictions agree); and the probe
+// still learns, so the mask keeps units (a mask of zeros fails here; the 1 / keep scale, which
+// learning alone does not reveal, is checked by DropoutMask.* in kernels_test.cpp).
+TEST(Probe, MlpWithDropoutIsDeterministicPerSeedAndLearns) {
+  Matrix xt, xv, xs;
+  std::vector<int> yt, yv, ys;
+  blob_splits(20, 5, 10, 24, 32, 4.0, 1, xt, yt, xv, yv, xs, ys);
+  const auto c = ProbeConfig::from_json({{"type", "mlp"}, {"hidden", {256}}, {"dropout", 0.75}}, "p");
+  auto a = mcpt::probes::make_probe(c), b = mcpt::probes::make_probe(c), d = mcpt::probes::make_probe(c);
+  a->fit(xt, yt, xv, yv, 24, 42);
+  b->fit(xt, yt, xv, yv, 24, 42);
+  d->fit(xt, yt, xv, yv, 24, 43);
+  EXPECT_EQ(a->predict(xv).data, b->predict(xv).data);
+  EXPECT_EQ(a->training_log(), b->training_log());
+  EXPECT_NE(a->training_log()["train_loss"], d->training_log()["train_loss"]);
+  EXPECT_EQ(a->predict(xs).data, a->predict(xs).data) << "dropout at prediction time";
+  EXPECT_GT(accuracy(a->predict(xs), ys), 0.85);
+}
+
 TEST(Probe, SelectionFollowsTheValidationScoreAndRecordsEveryPoint) {
   Matrix xt, xv, xs;
   std::vector<int> yt, yv, ys;
