@@ -187,23 +187,7 @@ class McptEncoder final : public Encoder {
 
   // Called with model_mutex_ held.
   std::vector<Embedding> forward(const std::vector<const std::vector<float>*>& mels) const {
-    const auto b = std::int64_t(mels.size()), h = c_.model.n_mels(), w = c_.model.frames();
-    auto x = torch::empty({b, h, w}, torch::kFloat32);
-    for (std::int64_t i = 0; i < b; ++i) std::copy_n(mels[size_t(i)]->data(), h * w, x[i].data_ptr<float>());
-    torch::NoGradGuard no_grad;
-    x = x.to(device_);
-    if (c_.dtype == "bfloat16") x = x.to(torch::kBFloat16);
-    auto y = model_->forward_layers(x).to(torch::kCPU, torch::kFloat32).contiguous();  // [B, L, N, D]
-    std::vector<Embedding> out(static_cast<size_t>(b));
-    const auto per = y.numel() / std::max<std::int64_t>(b, 1);
-    for (std::int64_t i = 0; i < b; ++i) {
-      auto& e = out[size_t(i)];
-      e.layers = int(y.size(1));
-      e.frames = int(y.size(2));
-      e.dim = int(y.size(3));
-      e.data.assign(y.data_ptr<float>() + i * per, y.data_ptr<float>() + (i + 1) * per);
-    }
-    return out;
+    return infer_layers(model_, mels, device_, c_.dtype == "bfloat16");
   }
 
   McptEncoderConfig c_;

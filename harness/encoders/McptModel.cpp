@@ -1,5 +1,6 @@
 #include "harness/encoders/McptModel.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <fstream>
@@ -220,6 +221,32 @@ torch::Tensor McptViTImpl::forward_layers(const torch::Tensor& mel) {
     per_kind.push_back(torch::stack(layers, 1));
   }
   return per_kind.size() == 1 ? per_kind[0] : torch::cat(per_kind, -1);
+}
+
+std::vector<Embedding> infer_layers(McptViT& model, const std::vector<const std::vector<float>*>& mels,
+                                    const torch::Device& device, bool bf16) {
+  const auto& o = model->options();
+  const auto b = std::int64_t(mels.size()), h = o.n_mels(), w = o.frames();
+  auto x = torch::empty({b, h, w}, torch::kFloat32);
+  for (std::int64_t i = 0; i < b; ++i) {
+    if (std::int64_t(mels[size_t(i)]->size()) != h * w)
+      throw Error(fmt::format("mcpt model: mel of {} values, the model takes {} x {}", mels[size_t(i)]->size(), h, w));
+    std::copy_n(mels[size_t(i)]->data(), h * w, x[i].data_ptr<float>());
+  }
+  torch::NoGradGuard no_grad;
+  x = x.to(device);
+  if (bf16) x = x.to(torch::kBFloat16);
+  auto y = model->forward_layers(x).to(torch::kCPU, torch::kFloat32).contiguous();  // [B, L, N, D]
+  std::vector<Embedding> out(static_cast<size_t>(b));
+  const auto per = y.numel() / std::max<std::int64_t>(b, 1);
+  for (std::int64_t i = 0; i < b; ++i) {
+    auto& e = out[size_t(i)];
+    e.layers = int(y.size(1));
+    e.frames = int(y.size(2));
+    e.dim = int(y.size(3));
+    e.data.assign(y.data_ptr<float>() + i * per, y.data_ptr<float>() + (i + 1) * per);
+  }
+  return out;
 }
 
 void McptViTImpl::reset_parameters(std::uint64_t seed) {

@@ -12,6 +12,8 @@
 #include <nlohmann/json.hpp>
 #include <torch/torch.h>
 
+#include "harness/encoders/Encoder.h"
+
 namespace mcpt::harness {
 
 // base: 16 x 16 patches; vertical: n_mels x 2 (the whole pitch axis, 2 frames wide); hybrid: both
@@ -124,6 +126,13 @@ class McptViTImpl : public torch::nn::Module {
   McptOptions options_;
 };
 TORCH_MODULE(McptViT);
+
+// The mcpt encoder's inference step, shared with bench/pipeline_stages.cpp so that the benchmark
+// times exactly what the encoder runs: stacks the mels (each n_mels x frames floats, row-major) into
+// one batch, runs forward_layers on `device` (in bfloat16 when `bf16`) without gradients, and copies
+// each segment's [depth + 1, tokens, out_dim] back as float32. The model must be on `device`.
+std::vector<Embedding> infer_layers(McptViT& model, const std::vector<const std::vector<float>*>& mels,
+                                    const torch::Device& device, bool bf16);
 
 // --- Checkpoints: the safetensors layout. 8-byte little-endian header length, a JSON header
 // {"__metadata__": {"format": "mcpt-vit", "format_version": "1", "config": "<JSON string>"},

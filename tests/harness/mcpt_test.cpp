@@ -332,3 +332,37 @@ TEST(Mcpt, MaskedForwardIsTrainable) {
   const auto layers = m->forward_layers(mel);
   EXPECT_EQ(layers.sizes(), (std::vector<int64_t>{4, 3, 48, 128}));
 }
+
+// The encoder's inference step (also what bench_pipeline times): one Embedding per mel, each the
+// model's forward_layers row for that mel; a mel of the wrong size is an error naming both sizes.
+TEST(Mcpt, InferLayersSplitsTheBatchIntoEqualEmbeddings) {
+  auto m = tiny_model(Patch::kVertical, 6);
+  m->eval();
+  auto gen = at::make_generator<at::CPUGeneratorImpl>(2);
+  const auto mel = torch::randn({3, 128, 98}, gen);
+  std::vector<std::vector<float>> mels(3);
+  for (int64_t i = 0; i < 3; ++i) mels[size_t(i)].assign(mel[i].data_ptr<float>(), mel[i].data_ptr<float>() + 128 * 98);
+  std::vector<const std::vector<float>*> batch = {&mels[0], &mels[1], &mels[2]};
+  const auto out = mcpt::harness::infer_layers(m, batch, torch::kCPU, false);
+  torch::Tensor ref;
+  {
+    torch::NoGradGuard no_grad;
+    ref = m->forward_layers(mel).contiguous();
+  }
+  ASSERT_EQ(out.size(), 3u);
+  for (int64_t i = 0; i < 3; ++i) {
+    const auto& e = out[size_t(i)];
+    EXPECT_EQ(e.layers, 3);
+    EXPECT_EQ(e.frames, 49);
+    EXPECT_EQ(e.dim, 64);
+    const std::vector<float> want(ref[i].data_ptr<float>(), ref[i].data_ptr<float>() + ref[i].numel());
+    ASSERT_EQ(e.data.size(), want.size());
+    EXPECT_LT(max_diff(e.data, want), 1e-5) << "segment " << i;
+  }
+  // The batch does not mix rows: the middle mel alone gives the middle embedding.
+  const auto alone = mcpt::harness::infer_layers(m, {&mels[1]}, torch::kCPU, false);
+  EXPECT_LT(max_diff(alone.at(0).data, out[1].data), 1e-5);
+  std::vector<float> short_mel(128 * 96);
+  EXPECT_HAS(tu::error_of([&] { mcpt::harness::infer_layers(m, {&short_mel}, torch::kCPU, false); }),
+             "mel of 12288 values, the model takes 128 x 98");
+}
