@@ -531,3 +531,28 @@ TEST(SyntheticRender, StaleFilesFromAnUnknownRenderAreNotTrusted) {
 }
 
 }  // namespace
+
+// A compressed font is loaded dynamically (a preset's samples decoded when it is selected), and each
+// render thread hands its last track's synth over to the next so that FluidSynth keeps the samples
+// they share decoded. The bytes must not depend on what was cached: one thread (every track after the
+// first finds its predecessor's samples), two threads, and a track re-rendered alone (nothing cached)
+// give the same files.
+TEST(SyntheticRender, CompressedSoundFontSameBytesWhateverWasCached) {
+  const fs::path sf3 = "/usr/share/sounds/sf3/FluidR3Mono_GM.sf3";
+  if (!fs::exists(sf3)) GTEST_SKIP() << sf3 << " is not installed (Debian's fluidr3mono-gm-soundfont)";
+  SynthOptions o = tiny(5);
+  o.soundfont = sf3;
+  o.threads = 1;
+  testutil::TempDir one("synth-sf3-one"), two("synth-sf3-two");
+  render_synthetic_corpus(one.path(), o);
+  const auto want = hashes(one.path());
+  ASSERT_EQ(want.size(), 24u);
+  o.threads = 2;
+  render_synthetic_corpus(two.path(), o);
+  EXPECT_EQ(hashes(two.path()), want);
+  for (const char* id : {"synth-0013"}) {
+    fs::remove(two / (std::string(id) + ".wav"));
+    render_synthetic_corpus(two.path(), o);
+    EXPECT_EQ(hashes(two.path()), want) << id << " rendered alone";
+  }
+}
