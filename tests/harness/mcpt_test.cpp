@@ -366,3 +366,51 @@ TEST(Mcpt, InferLayersSplitsTheBatchIntoEqualEmbeddings) {
   EXPECT_HAS(tu::error_of([&] { mcpt::harness::infer_layers(m, {&short_mel}, torch::kCPU, false); }),
              "mel of 12288 values, the model takes 128 x 98");
 }
+
+// --- precision and device
+
+namespace {
+// ||a - b|| / ||b||
+double relative_error(const std::vector<float>& a, const std::vector<float>& b) {
+  double num = 0, den = 0;
+  for (size_t i = 0; i < std::min(a.size(), b.size()); ++i) {
+    num += (double(a[i]) - b[i]) * (double(a[i]) - b[i]);
+    den += double(b[i]) * b[i];
+  }
+  return std::sqrt(num / std::max(den, 1e-30));
+}
+}  // namespace
+
+// "dtype": "bfloat16" runs the model and its input in bf16 (8 bits of mantissa): the embeddings stay
+// within a few per cent of float32's, come back as float32, and differ from them (the option is used).
+TEST(Mcpt, BFloat16EmbeddingsAreCloseToFloat32) {
+  const auto a = audio(50000, 3);
+  const auto f32 = make(tiny({{"init_seed", 9}}))->embed(a);
+  const auto bf16 = make(tiny({{"init_seed", 9}, {"dtype", "bfloat16"}}))->embed(a);
+  ASSERT_EQ(bf16.data.size(), f32.data.size());
+  EXPECT_EQ(bf16.layers, f32.layers);
+  const double err = relative_error(bf16.data, f32.data);
+  EXPECT_LT(err, 0.05);
+  EXPECT_GT(err, 1e-4) << "bfloat16 gave float32's numbers: the dtype was not applied";
+}
+
+// On a CUDA device the encoder gives the CPU's embeddings (float32 to float rounding, bf16 within the
+// same bound as on the CPU), in one call and in a batch. Skipped where LibTorch sees no CUDA device
+// (bench/gpu-check.sh runs it on a GPU machine).
+TEST(Mcpt, OnACudaDeviceEmbeddingsEqualTheCpus) {
+  if (!torch::cuda::is_available()) GTEST_SKIP() << "no CUDA device";
+  std::vector<mcpt::datasets::Audio> segs;
+  for (unsigned i = 0; i < 5; ++i) segs.push_back(audio(50000 - 5000 * i, i));
+  const auto cpu = make(tiny({{"init_seed", 4}}))->embed_batch(segs);
+  const auto gpu = make(tiny({{"init_seed", 4}, {"device", "cuda"}}))->embed_batch(segs);
+  const auto gpu_bf16 = make(tiny({{"init_seed", 4}, {"device", "cuda"}, {"dtype", "bfloat16"}}))->embed_batch(segs);
+  const auto one = make(tiny({{"init_seed", 4}, {"device", "cuda"}}))->embed(segs[2]);
+  ASSERT_EQ(gpu.size(), cpu.size());
+  ASSERT_EQ(gpu_bf16.size(), cpu.size());
+  for (size_t i = 0; i < cpu.size(); ++i) {
+    ASSERT_EQ(gpu[i].data.size(), cpu[i].data.size());
+    EXPECT_LT(relative_error(gpu[i].data, cpu[i].data), 1e-4) << "segment " << i;
+    EXPECT_LT(relative_error(gpu_bf16[i].data, cpu[i].data), 0.05) << "segment " << i;
+  }
+  EXPECT_LT(relative_error(one.data, cpu[2].data), 1e-4);
+}

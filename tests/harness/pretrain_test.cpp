@@ -323,3 +323,27 @@ TEST_F(Pretraining, ConfigErrorsNameTheField) {
 }
 
 }  // namespace
+
+// On a CUDA device pre-training runs in float32 and under bf16 autocast: the loss falls as on the
+// CPU, every logged loss is finite, and the checkpoint loads into the CPU encoder. Skipped where
+// LibTorch sees no CUDA device (bench/gpu-check.sh runs it on a GPU machine).
+TEST_F(Pretraining, OnACudaDeviceLossFallsInFloat32AndBFloat16) {
+  if (!torch::cuda::is_available()) GTEST_SKIP() << "no CUDA device";
+  for (const char* dtype : {"float32", "bfloat16"}) {
+    auto j = tiny_config(corpus_->path(), dir_ / dtype);
+    j["device"] = "cuda";
+    j["dtype"] = dtype;
+    const auto r = run(j);
+    EXPECT_EQ(r.step, 40) << dtype;
+    const auto losses = log_losses(r.log);
+    ASSERT_EQ(losses.size(), 40u) << dtype;
+    double first = 0, last = 0;
+    for (int i = 0; i < 8; ++i) first += losses[size_t(i)], last += losses[losses.size() - 1 - size_t(i)];
+    EXPECT_LT(last, first * 0.9) << dtype;
+    for (double l : losses) EXPECT_TRUE(std::isfinite(l)) << dtype;
+    nlohmann::json cfg = {{"checkpoint", r.model.string()}};
+    JsonObject o(cfg, "suite.encoders[0]");
+    const auto e = make_encoder("mcpt", o, {})->embed(testutil::key_chords(datasets::Key::parse("E major"), 1.0, 16000, 2));
+    for (float v : e.data) ASSERT_TRUE(std::isfinite(v)) << dtype;
+  }
+}

@@ -426,3 +426,31 @@ TEST_F(TorchScript, ToyExportMatchesEagerPython) {
   EXPECT_HAS(make_error((tmp / "toy.pt").string(), opts_other),
              "suite.encoders[0].input: \"waveform_channel\", but the module's mcpt.json says \"waveform\"");
 }
+
+// A TorchScript module run on a CUDA device gives the CPU's embeddings (float rounding), batched or
+// not. Skipped where LibTorch sees no CUDA device (bench/gpu-check.sh runs it on a GPU machine).
+TEST_F(TorchScript, OnACudaDeviceEmbeddingsEqualTheCpus) {
+  std::unique_ptr<mcpt::harness::Encoder> on_gpu;
+  try {
+    on_gpu = make("stats.pt", {{"device", "cuda"}});
+  } catch (const mcpt::Error& e) {
+    if (std::string(e.what()).find("sees no CUDA device") != std::string::npos) GTEST_SKIP() << "no CUDA device";
+    throw;
+  }
+  const std::vector<Audio> segs = {signal(1.0), signal(1.0, 0.3f, 220.0), signal(1.0, 0.7f, 330.0)};
+  const auto cpu = make("stats.pt")->embed_batch(segs);
+  const auto gpu = on_gpu->embed_batch(segs);
+  const auto one = make("stats.pt", {{"device", "cuda"}})->embed(segs[1]);
+  ASSERT_EQ(gpu.size(), cpu.size());
+  auto close = [](const Embedding& a, const Embedding& b) {
+    if (a.data.size() != b.data.size() || a.data.empty()) return false;
+    double scale = 0, diff = 0;
+    for (size_t i = 0; i < a.data.size(); ++i) {
+      scale = std::max(scale, double(std::fabs(b.data[i])));
+      diff = std::max(diff, double(std::fabs(a.data[i] - b.data[i])));
+    }
+    return diff <= 1e-4 * std::max(scale, 1.0);
+  };
+  for (size_t i = 0; i < cpu.size(); ++i) EXPECT_TRUE(close(gpu[i], cpu[i])) << "segment " << i;
+  EXPECT_TRUE(close(one, cpu[1]));
+}

@@ -12,6 +12,7 @@
 #include <dlfcn.h>
 
 #include <ATen/Parallel.h>
+#include <torch/cuda.h>
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 
@@ -600,5 +601,39 @@ TEST(ProbeMistakes, NanFeaturesStopTheFitWithAClearError) {
     const std::string e = mcpt::testutil::error_of([&] { p->fit(xt, yt, xv, yv, 4, 1); });
     EXPECT_HAS(e, "probe lin");
     EXPECT_HAS(e, "NaN");
+  }
+}
+
+// On a CUDA device every probe kind learns as on the CPU: AdamW fits (their mini-batch order and
+// dropout come from other generators there, so only the accuracy is compared) and the L-BFGS solver
+// (a convex problem solved to a gradient tolerance: the same logits up to float rounding). Skipped
+// where LibTorch sees no CUDA device (bench/gpu-check.sh runs it on a GPU machine).
+TEST(Probe, OnACudaDeviceFitsAsOnTheCpu) {
+  if (!torch::cuda::is_available()) GTEST_SKIP() << "no CUDA device";
+  Matrix xt, xv, xs;
+  std::vector<int> yt, yv, ys;
+  blob_splits(20, 5, 10, 24, 32, 4.0, 1, xt, yt, xv, yv, xs, ys);
+  for (const auto& j : {nlohmann::json{{"type", "linear"}}, nlohmann::json{{"type", "mlp"}, {"hidden", {64}}, {"dropout", 0.5}},
+                        nlohmann::json{{"type", "linear"}, {"solver", "lbfgs"}}}) {
+    auto on = [&](const std::string& device) {
+      auto c = j;
+      c["device"] = device;
+      auto p = mcpt::probes::make_probe(ProbeConfig::from_json(c, "probe"));
+      p->fit(xt, yt, xv, yv, 24, 7);
+      return p->predict(xs);
+    };
+    const Matrix cpu = on("cpu"), gpu = on("cuda");
+    ASSERT_EQ(gpu.rows, cpu.rows);
+    EXPECT_GT(accuracy(gpu, ys), 0.8) << j.dump();
+    EXPECT_NEAR(accuracy(gpu, ys), accuracy(cpu, ys), 0.05) << j.dump();
+    if (j.contains("solver")) {
+      double num = 0, den = 0;
+      for (int64_t r = 0; r < cpu.rows; ++r)
+        for (int64_t k = 0; k < cpu.cols; ++k) {
+          num += std::pow(double(gpu.at(r, k)) - cpu.at(r, k), 2);
+          den += std::pow(double(cpu.at(r, k)), 2);
+        }
+      EXPECT_LT(std::sqrt(num / den), 1e-3) << "L-BFGS logits on the GPU differ from the CPU's";
+    }
   }
 }
