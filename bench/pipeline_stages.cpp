@@ -3,6 +3,7 @@
 // and the same threads. Prints one table and a summary line:
 //   bench_pipeline [--tracks N=16] [--seconds S=30] [--rate HZ=44100] [--format mp3|wav] [--threads T=2]
 //                  [--checkpoint PATH] [--repeats R=3] [--torch-threads N] [--blas-threads N]
+//                  [--shifts K1,K2,..] [--engine faster|finer] [--device cpu|cuda|cuda:N] [--dtype float32|bfloat16]
 // The tracks are written first (mono chord sequences; mp3 by default, as GiantSteps is). The
 // encoder is the default MCPT ViT (vertical patches, dim 384, depth 12: "MCPT-base") with random
 // weights unless --checkpoint gives one: the forward costs the same either way. Each stage alone
@@ -10,6 +11,12 @@
 // time" is seconds of audio per second of wall time. Threads are split between LibTorch and OpenBLAS
 // as the harness splits them (probes::set_compute_threads); --torch-threads and --blas-threads
 // override the split, to compare others.
+// With --shifts, every track is also pitch-shifted by each K (Rubber Band, --engine, R2 by default as
+// in the demo; at the encoder's rate, as the runner deforms): one more stage alone ("deform"), the mel
+// and forward stages cover the clean and every shifted copy, and the pipeline is the robustness
+// analyses' extraction (harness::extract_conditions: clean + the shifts, one decode per track). That
+// is issue 9's GiantSteps-sized stand-in run when given --tracks 1763 --seconds 120 --shifts
+// -2,-1,1,2,3 --device cuda (whose goal: wall <= 1.5x the slowest stage alone).
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -17,6 +24,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <functional>
+#include <sstream>
 #include <string>
 #include <dlfcn.h>
 #include <unistd.h>
@@ -25,6 +33,7 @@
 #include <fmt/format.h>
 #include <torch/torch.h>
 
+#include "augment/Deformation.h"
 #include "datasets/Audio.h"
 #include "datasets/Dataset.h"
 #include "datasets/Error.h"
@@ -52,11 +61,16 @@ struct Args {
   int torch_threads = 0;  // 0: as --threads
   int blas_threads = 0;   // 0: OpenBLAS's own default
   std::string checkpoint;
+  std::vector<double> shifts;  // semitones; empty: the clean pipeline only
+  std::string engine = "faster";
+  std::string device = "cpu", dtype = "float32";
 };
 
 [[noreturn]] void usage(const std::string& why) {
   std::fprintf(stderr, "bench_pipeline: %s\nusage: bench_pipeline [--tracks N] [--seconds S] [--rate HZ] "
-               "[--format mp3|wav] [--threads T] [--checkpoint PATH] [--repeats R]\n", why.c_str());
+               "[--format mp3|wav] [--threads T] [--checkpoint PATH] [--repeats R] [--torch-threads N] [--blas-threads N] "
+               "[--shifts K1,K2,..] [--engine faster|finer] [--device cpu|cuda|cuda:N] [--dtype float32|bfloat16]\n",
+               why.c_str());
   std::exit(2);
 }
 
@@ -75,11 +89,27 @@ Args parse(int argc, char** argv) {
     else if (k == "--checkpoint") a.checkpoint = v;
     else if (k == "--torch-threads") a.torch_threads = std::atoi(v.c_str());
     else if (k == "--blas-threads") a.blas_threads = std::atoi(v.c_str());
+    else if (k == "--engine") a.engine = v;
+    else if (k == "--device") a.device = v;
+    else if (k == "--dtype") a.dtype = v;
+    else if (k == "--shifts") {
+      std::stringstream in(v);
+      for (std::string item; std::getline(in, item, ',');) {
+        char* end = nullptr;
+        const double x = std::strtod(item.c_str(), &end);
+        if (item.empty() || *end != '\0' || x == 0) usage("--shifts: expected non-zero semitones separated by commas, got " + v);
+        a.shifts.push_back(x);
+      }
+    }
     else usage("unknown option " + k);
   }
   if (a.tracks < 1 || a.seconds < 4 || a.rate < 8000 || a.threads < 1 || a.repeats < 1 ||
-      (a.format != "mp3" && a.format != "wav"))
+      (a.format != "mp3" && a.format != "wav") || (a.engine != "faster" && a.engine != "finer") ||
+      (a.dtype != "float32" && a.dtype != "bfloat16"))
     usage("bad value");
+  const bool cuda_n = a.device.rfind("cuda:", 0) == 0 && a.device.size() > 5 &&
+                      a.device.find_first_not_of("0123456789", 5) == std::string::npos;
+  if (a.device != "cpu" && a.device != "cuda" && !cuda_n) usage("--device: expected cpu, cuda or cuda:N, got " + a.device);
   return a;
 }
 
@@ -147,6 +177,8 @@ int main(int argc, char** argv) try {
 
   nlohmann::json options = {{"type", "random-init"}};
   if (!args.checkpoint.empty()) options = {{"type", "mcpt"}, {"checkpoint", args.checkpoint}};
+  options["device"] = args.device;
+  options["dtype"] = args.dtype;
   JsonObject cfg(options, "bench.encoder");
   cfg.raw("type");
   auto encoder = harness::make_encoder(options["type"], cfg, harness::EncoderContext{});
@@ -162,6 +194,18 @@ int main(int argc, char** argv) try {
   // forward), with their inputs computed beforehand.
   std::vector<datasets::Audio> decoded(tracks.size());
   std::vector<std::vector<float>> resampled(tracks.size());
+  // The pitch-shift conditions, and their output per (track, shift): deformed[t * K + k].
+  std::vector<harness::Condition> shifts;
+  for (double k : args.shifts) {
+    harness::Condition c;
+    c.name = fmt::format("pitch_shift={:+g}", k);
+    c.deformation = augment::make_deformation({{"type", "pitch_shift"}, {"semitones", k}, {"engine", args.engine}},
+                                              "bench.shift");
+    c.spec = c.deformation->spec();
+    shifts.push_back(std::move(c));
+  }
+  const size_t n_shifts = shifts.size();
+  std::vector<datasets::Audio> deformed(tracks.size() * n_shifts);
   std::vector<datasets::Audio> segments;
   harness::MelOptions mo;
   mo.sample_rate = sr;
@@ -173,6 +217,9 @@ int main(int argc, char** argv) try {
   harness::McptViT model(model_options);
   model->reset_parameters(0);
   model->eval();
+  const torch::Device device(args.device);
+  const bool bf16 = args.dtype == "bfloat16";
+  model->to(device, bf16 ? torch::kBFloat16 : torch::kFloat32);
   // Batches as [first segment, count): the runner hands the encoder one track's segments at a time
   // (embed_batch), so that is the forward the pipeline runs; fixed batches of 32 (the encoder's
   // batch_size) for comparison.
@@ -181,7 +228,7 @@ int main(int argc, char** argv) try {
     for (const auto& [start, b] : plan) {
       std::vector<const std::vector<float>*> batch;
       for (size_t i = start; i < start + b; ++i) batch.push_back(&mels[i]);
-      if (harness::infer_layers(model, batch, torch::kCPU, false).size() != b) std::abort();
+      if (harness::infer_layers(model, batch, device, bf16).size() != b) std::abort();
     }
   };
 
@@ -202,12 +249,27 @@ int main(int argc, char** argv) try {
            resampled[i] = datasets::resample(decoded[i].samples, decoded[i].sample_rate, sr);
          });
        }, {}},
+      {fmt::format("deform ({} pitch shifts, Rubber Band {}, at {} Hz)", n_shifts, args.engine, sr),
+       [&] {
+         harness::parallel_for(deformed.size(), args.threads, [&](size_t i) {
+           const auto& t = tracks[i / n_shifts];
+           const auto& c = shifts[i % n_shifts];
+           deformed[i] = c.deformation->apply(datasets::Audio{resampled[i / n_shifts], sr}, harness::condition_seed(1, t.id, c));
+         });
+       }, {}},
       {"mel (128 bands, hop 512)",
        [&] {
-         if (segments.empty()) {
-           for (auto& r : resampled) {
+         if (segments.empty()) {  // clean and shifted copies of each track, as the pipeline embeds them
+           std::vector<const datasets::Audio*> inputs;
+           std::vector<datasets::Audio> clean(resampled.size());
+           for (size_t t = 0; t < resampled.size(); ++t) {
+             clean[t] = datasets::Audio{resampled[t], sr};
+             inputs.push_back(&clean[t]);
+             for (size_t k = 0; k < n_shifts; ++k) inputs.push_back(&deformed[t * n_shifts + k]);
+           }
+           for (const auto* r : inputs) {
              const size_t first = segments.size();
-             for (auto& s : harness::cut_segments(datasets::Audio{r, sr}, seg)) segments.push_back(std::move(s));
+             for (auto& s : harness::cut_segments(*r, seg)) segments.push_back(std::move(s));
              for (size_t at = first; at < segments.size(); at += 32)
                per_track_batches.emplace_back(at, std::min<size_t>(32, segments.size() - at));
            }
@@ -231,6 +293,8 @@ int main(int argc, char** argv) try {
        }, {}, false},
   };
 
+  if (n_shifts == 0) stages.erase(stages.begin() + 2);  // no deform stage
+
   harness::StageTimes times;
   std::vector<double> pipeline_walls;
   harness::ExtractContext cx;
@@ -250,14 +314,19 @@ int main(int argc, char** argv) try {
     harness::StageTimes& tr = times;
     if (r + 1 == args.repeats) cx.times = &tr;
     const auto t0 = clock_type::now();
-    const auto ex = harness::extract(cx, track_ptrs, clean, "bench");
+    std::vector<const harness::Condition*> conds{&clean};
+    for (const auto& c : shifts) conds.push_back(&c);
+    const auto exs = harness::extract_conditions(cx, track_ptrs, conds, "bench");
     pipeline_walls.push_back(seconds_since(t0));
     rows = 0;
-    for (const auto& t : ex.per_track) rows += t.at(0).rows;
+    for (const auto& ex : exs)
+      for (const auto& t : ex.per_track) rows += t.at(0).rows;
   }
-  std::printf("P7 pipeline stages: %d tracks x %.0f s (%s, %d Hz, mono), %zu segments of %.3f s, %d threads, "
-              "median of %d\n", args.tracks, args.seconds, args.format.c_str(), args.rate, rows, seg, args.threads,
-              args.repeats);
+  std::printf("P7 pipeline stages: %d tracks x %.0f s (%s, %d Hz, mono), %zu conditions (clean%s), %zu segments of "
+              "%.3f s, %d threads, %s %s, median of %d; x real time counts each track's audio once\n",
+              args.tracks, args.seconds, args.format.c_str(), args.rate, 1 + n_shifts,
+              n_shifts ? fmt::format(" + {} pitch shifts", n_shifts).c_str() : "", rows, seg, args.threads,
+              args.device.c_str(), args.dtype.c_str(), args.repeats);
   std::printf("| stage | wall (s) | x real time |\n|---|---:|---:|\n");
   double slowest = 0, sum = 0;
   std::string slowest_name;
@@ -270,12 +339,18 @@ int main(int argc, char** argv) try {
   }
   const double pipe = median(pipeline_walls);
   std::printf("| sum of the stages alone | %.2f | %.0f |\n", sum, audio_seconds / sum);
-  std::printf("| pipeline (harness::extract, no cache) | %.2f | %.0f |\n", pipe, audio_seconds / pipe);
+  std::printf("| pipeline (harness::%s, no cache) | %.2f | %.0f |\n", n_shifts ? "extract_conditions" : "extract", pipe,
+              audio_seconds / pipe);
   auto cpu = [](const std::atomic<long long>& ns) { return double(ns.load()) * 1e-9; };
-  std::printf("pipeline CPU-s by stage (last run, summed over workers): decode+resample %.2f, embed (mel+forward) "
-              "%.2f, pool %.2f\n", cpu(times.decode_ns), cpu(times.embed_ns), cpu(times.pool_ns));
-  std::printf("P7 pipeline: %.0fx real time (goal >= 60x); wall / slowest stage alone (%s) = %.2f (goal <= 1.5)\n",
-              audio_seconds / pipe, slowest_name.c_str(), pipe / slowest);
+  std::printf("pipeline CPU-s by stage (last run, summed over workers): decode+resample %.2f, deform %.2f, embed "
+              "(mel+forward) %.2f, pool %.2f\n", cpu(times.decode_ns), cpu(times.deform_ns), cpu(times.embed_ns),
+              cpu(times.pool_ns));
+  if (n_shifts == 0)
+    std::printf("P7 pipeline: %.0fx real time (goal >= 60x); wall / slowest stage alone (%s) = %.2f (goal <= 1.5)\n",
+                audio_seconds / pipe, slowest_name.c_str(), pipe / slowest);
+  else
+    std::printf("P7 pipeline with %zu pitch shifts: %.0fx real time; wall / slowest stage alone (%s) = %.2f (goal "
+                "<= 1.5)\n", n_shifts, audio_seconds / pipe, slowest_name.c_str(), pipe / slowest);
   return 0;
 } catch (const mcpt::Error& e) {
   std::fprintf(stderr, "bench_pipeline: %s\n", e.what());
