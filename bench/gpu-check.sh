@@ -10,6 +10,9 @@
 #    at batches 256 and 512 in bfloat16, and 256 in float32, each beside an 8192^3 matmul of the same
 #    dtype. PEAK_BF16_TFLOPS is the GPU's dense bf16 peak from its data sheet (e.g. 989 for an H100 or
 #    H200 SXM); given it, the bf16 lines report MFU (goal: >= 25 % at batch >= 256).
+# 3. The stand-in run's shape at a size that fits one device call: bench_pipeline with STANDIN_TRACKS
+#    (default 128; issue 9's full run is 1763) tracks x 120 s, 5 pitch shifts, the ViT on the GPU, all
+#    CPU cores for decoding and Rubber Band; goal: pipeline wall <= 1.5x the slowest stage alone.
 # Prints one line per check and "gpu-check: PASS" or "gpu-check: FAIL (...)"; exit status 0 or 1.
 set -uo pipefail
 build=${1:-build-gpu}
@@ -64,6 +67,20 @@ if [ -x "$build/bench/bench_mcpt" ]; then
 else
   echo "gpu-check: bench_mcpt: not built in $build"
   fail+=("bench_mcpt missing")
+fi
+
+# 3. The stand-in run.
+if [ -x "$build/bench/bench_pipeline" ]; then
+  if "$build/bench/bench_pipeline" --tracks "${STANDIN_TRACKS:-128}" --seconds 120 --shifts -2,-1,1,2,3 \
+      --device cuda --threads "$(nproc)" --repeats 1 >"$log" 2>&1; then
+    sed 's/^/gpu-check:   /' "$log"
+  else
+    tail -5 "$log"
+    fail+=("bench_pipeline")
+  fi
+else
+  echo "gpu-check: bench_pipeline: not built in $build"
+  fail+=("bench_pipeline missing")
 fi
 
 if [ ${#fail[@]} -eq 0 ]; then

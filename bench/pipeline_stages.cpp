@@ -26,6 +26,7 @@
 #include <functional>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <dlfcn.h>
 #include <unistd.h>
 #include <vector>
@@ -120,14 +121,17 @@ datasets::Audio chords(int rate, double seconds, unsigned seed) {
   a.sample_rate = rate;
   a.samples.resize(size_t(std::llround(seconds * rate)));
   const double roots[4] = {0, 5, 7, 0};
+  double bases[4], ratios[3];  // the powers, once (the same values as computed per sample)
+  for (int b = 0; b < 4; ++b) bases[b] = 220.0 * std::pow(2.0, (roots[b] + seed % 12) / 12.0);
+  for (int j = 0; j < 3; ++j) ratios[j] = std::pow(2.0, (j == 0 ? 0.0 : j == 1 ? 4.0 : 7.0) / 12.0);
   unsigned s = seed * 2654435761u + 1;
   for (size_t i = 0; i < a.samples.size(); ++i) {
     const double t = double(i) / rate;
     const int bar = int(t / 2.0) % 4;
-    const double base = 220.0 * std::pow(2.0, (roots[bar] + seed % 12) / 12.0);
+    const double base = bases[bar];
     double v = 0;
-    for (double iv : {0.0, 4.0, 7.0})
-      for (int h = 1; h <= 4; ++h) v += std::sin(2 * M_PI * base * std::pow(2.0, iv / 12.0) * h * t) / (h * 6.0);
+    for (double ratio : ratios)
+      for (int h = 1; h <= 4; ++h) v += std::sin(2 * M_PI * base * ratio * h * t) / (h * 6.0);
     s = s * 1664525u + 1013904223u;
     v += 0.01 * (double(s >> 8) / double(1u << 24) - 0.5);
     a.samples[i] = float(0.4 * v * std::exp(-std::fmod(t, 2.0)));
@@ -153,28 +157,7 @@ int main(int argc, char** argv) try {
   if (args.torch_threads > 0) torch::set_num_threads(args.torch_threads);
   if (args.blas_threads > 0)
     if (auto f = reinterpret_cast<void (*)(int)>(::dlsym(RTLD_DEFAULT, "openblas_set_num_threads"))) f(args.blas_threads);
-  const fs::path dir = fs::temp_directory_path() / fmt::format("mcpt-bench-pipeline-{}", ::getpid());
-  fs::create_directories(dir);
-  struct RemoveDir {  // the written tracks go, however the benchmark ends
-    fs::path p;
-    ~RemoveDir() {
-      std::error_code ec;
-      fs::remove_all(p, ec);
-    }
-  } remove_dir{dir};
-  std::vector<datasets::Track> tracks(size_t(args.tracks));
-  for (int i = 0; i < args.tracks; ++i) {
-    auto& t = tracks[size_t(i)];
-    t.id = fmt::format("t{:03d}", i);
-    t.audio = dir / (t.id + "." + args.format);
-    t.key = datasets::Key::parse("C major");
-    datasets::write_audio(t.audio, chords(args.rate, args.seconds, unsigned(i)),
-                          args.format == "mp3" ? datasets::AudioFormat::kMp3 : datasets::AudioFormat::kWav16);
-  }
-  std::vector<const datasets::Track*> track_ptrs;
-  for (const auto& t : tracks) track_ptrs.push_back(&t);
-  const double audio_seconds = args.tracks * args.seconds;
-
+  // The encoder first: a bad --device or --checkpoint fails before the tracks are written.
   nlohmann::json options = {{"type", "random-init"}};
   if (!args.checkpoint.empty()) options = {{"type", "mcpt"}, {"checkpoint", args.checkpoint}};
   options["device"] = args.device;
@@ -189,6 +172,29 @@ int main(int argc, char** argv) try {
   ec.type = options["type"];
   ec.options = options;
   ec.path = "bench.encoder";
+  const fs::path dir = fs::temp_directory_path() / fmt::format("mcpt-bench-pipeline-{}", ::getpid());
+  fs::create_directories(dir);
+  struct RemoveDir {  // the written tracks go, however the benchmark ends
+    fs::path p;
+    ~RemoveDir() {
+      std::error_code ec;
+      fs::remove_all(p, ec);
+    }
+  } remove_dir{dir};
+  std::vector<datasets::Track> tracks(size_t(args.tracks));
+  const int writers = std::max(1, int(std::thread::hardware_concurrency()));
+  harness::parallel_for(tracks.size(), writers, [&](size_t i) {
+    auto& t = tracks[i];
+    t.id = fmt::format("t{:03d}", i);
+    t.audio = dir / (t.id + "." + args.format);
+    t.key = datasets::Key::parse("C major");
+    datasets::write_audio(t.audio, chords(args.rate, args.seconds, unsigned(i)),
+                          args.format == "mp3" ? datasets::AudioFormat::kMp3 : datasets::AudioFormat::kWav16);
+  });
+  std::vector<const datasets::Track*> track_ptrs;
+  for (const auto& t : tracks) track_ptrs.push_back(&t);
+  const double audio_seconds = args.tracks * args.seconds;
+
 
   // The stages alone, each over every track, on `threads` workers (LibTorch's own threads for the
   // forward), with their inputs computed beforehand.
