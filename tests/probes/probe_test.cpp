@@ -6,6 +6,7 @@
 #include <tuple>
 #include <type_traits>
 #include <functional>
+#include <memory>
 #include <algorithm>
 #include <sstream>
 
@@ -82,6 +83,19 @@ ProbeConfig config(const std::string& type) {
   nlohmann::json j = {{"type", type}};
   if (type == "mlp") j["hidden"] = {64};
   return ProbeConfig::from_json(j, "probe");
+}
+
+// Three fits of `c` on the same data: seeds 42, 42 and 43.
+struct ThreeFits {
+  std::unique_ptr<mcpt::probes::Probe> a, b, d;  // a and b: seed 42; d: seed 43
+};
+ThreeFits fit_three(const ProbeConfig& c, const Matrix& xt, const std::vector<int>& yt, const Matrix& xv,
+                    const std::vector<int>& yv) {
+  ThreeFits f{mcpt::probes::make_probe(c), mcpt::probes::make_probe(c), mcpt::probes::make_probe(c)};
+  f.a->fit(xt, yt, xv, yv, 24, 42);
+  f.b->fit(xt, yt, xv, yv, 24, 42);
+  f.d->fit(xt, yt, xv, yv, 24, 43);
+  return f;
 }
 
 }  // namespace
@@ -166,11 +180,8 @@ TEST(Probe, MlpWithDropoutIsDeterministicPerSeedAndLearns) {
   Matrix xt, xv, xs;
   std::vector<int> yt, yv, ys;
   blob_splits(20, 5, 10, 24, 32, 4.0, 1, xt, yt, xv, yv, xs, ys);
-  const auto c = ProbeConfig::from_json({{"type", "mlp"}, {"hidden", {256}}, {"dropout", 0.75}}, "p");
-  auto a = mcpt::probes::make_probe(c), b = mcpt::probes::make_probe(c), d = mcpt::probes::make_probe(c);
-  a->fit(xt, yt, xv, yv, 24, 42);
-  b->fit(xt, yt, xv, yv, 24, 42);
-  d->fit(xt, yt, xv, yv, 24, 43);
+  const auto [a, b, d] = fit_three(ProbeConfig::from_json({{"type", "mlp"}, {"hidden", {256}}, {"dropout", 0.75}}, "p"),
+                                   xt, yt, xv, yv);
   EXPECT_EQ(a->predict(xv).data, b->predict(xv).data);
   EXPECT_EQ(a->training_log(), b->training_log());
   EXPECT_NE(a->training_log()["train_loss"], d->training_log()["train_loss"]);
@@ -426,10 +437,7 @@ TEST(ProbeMistakes, IdenticalSeedIdenticalNumbersOtherSeedOtherNumbers) {
   blob_splits(10, 3, 0, 24, 24, 2.0, 1, xt, yt, xv, yv, xs, ys);
   auto c = ProbeConfig::from_json(
       {{"type", "mlp"}, {"hidden", {32, 16}}, {"batch_norm", true}, {"class_weighting", true}, {"epochs", 30}}, "p");
-  auto a = mcpt::probes::make_probe(c), b = mcpt::probes::make_probe(c), d = mcpt::probes::make_probe(c);
-  a->fit(xt, yt, xv, yv, 24, 42);
-  b->fit(xt, yt, xv, yv, 24, 42);
-  d->fit(xt, yt, xv, yv, 24, 43);
+  const auto [a, b, d] = fit_three(c, xt, yt, xv, yv);
   EXPECT_EQ(a->predict(xv).data, b->predict(xv).data);
   EXPECT_EQ(a->training_log(), b->training_log());
   EXPECT_NE(a->predict(xv).data, d->predict(xv).data);
